@@ -1,0 +1,272 @@
+//! The `codex-shim` command line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::settings::{Settings, SettingsSource};
+use crate::{catalog, codex, daemon, paths, server};
+
+const EXAMPLES: &str = "\
+Examples:
+  codex-shim serve                          run the server in the foreground (Ctrl-C stops it)
+  codex-shim list                           show the models from your settings and their slugs
+  codex-shim codex                          start the shim if needed and open Codex on the first model
+  codex-shim codex -m kimi-k2 exec \"fix the failing test\"
+  codex-shim --settings ./models.json start run in the background with one settings file
+  codex-shim status | codex-shim stop
+
+Settings: ~/.factory/settings.json (customModels) and ~/.codex-shim/models.json (models), merged;
+or only the file given by --settings / CODEX_SHIM_SETTINGS. State (catalog, pid, log) lives in
+CODEX_SHIM_HOME, else the platform data dir. Log level: CODEX_SHIM_LOG (e.g. debug).";
+
+/// Run Codex on any model: a local Responses API server that routes each model to its upstream.
+#[derive(Debug, Parser)]
+#[command(name = "codex-shim", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Read models only from this file (default: ~/.factory/settings.json + ~/.codex-shim/models.json)
+    #[arg(long, global = true, env = "CODEX_SHIM_SETTINGS", value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Port of the local server
+    #[arg(long, global = true, env = "CODEX_SHIM_PORT", default_value_t = 8765)]
+    pub port: u16,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server in the foreground
+    Serve {
+        /// Address to listen on (loopback only in this version)
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+    /// Start the server in the background
+    Start,
+    /// Stop the background server (only if it really is codex-shim)
+    Stop,
+    /// Stop, then start the background server
+    Restart,
+    /// Say whether the background server is running
+    Status,
+    /// Write the model catalog for Codex and print its path
+    Generate,
+    /// List the configured models (same as `model list`)
+    List,
+    /// Model commands
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Start the shim if needed, then run `codex` with every argument after it, set up to use the shim
+    Codex {
+        /// Arguments for codex (e.g. `-m SLUG exec "prompt"`); a leading `--` is optional
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// List the configured models
+    List,
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let source = SettingsSource::from_cli(cli.settings.clone());
+    match cli.command {
+        Command::Serve { host } => serve(&source, &host, cli.port),
+        Command::Start => {
+            println!(
+                "{}",
+                daemon::start(
+                    &std::env::current_exe()?,
+                    &serve_args(&cli.settings, cli.port),
+                    cli.port,
+                    &paths::pid_file(),
+                    &paths::log_file()
+                )?
+            );
+            Ok(0)
+        }
+        Command::Stop => {
+            println!("{}", daemon::stop(&paths::pid_file())?);
+            Ok(0)
+        }
+        Command::Restart => {
+            println!("{}", daemon::stop(&paths::pid_file())?);
+            println!(
+                "{}",
+                daemon::start(
+                    &std::env::current_exe()?,
+                    &serve_args(&cli.settings, cli.port),
+                    cli.port,
+                    &paths::pid_file(),
+                    &paths::log_file()
+                )?
+            );
+            Ok(0)
+        }
+        Command::Status => match daemon::running(&paths::pid_file()) {
+            Some((info, h)) => {
+                println!(
+                    "codex-shim is running on http://127.0.0.1:{} with pid {} ({} models).",
+                    info.port,
+                    info.pid,
+                    h.models.unwrap_or(0)
+                );
+                Ok(0)
+            }
+            None => {
+                println!("codex-shim is stopped.");
+                Ok(1)
+            }
+        },
+        Command::Generate => {
+            let settings = load(&source)?;
+            let path = paths::catalog_file();
+            catalog::write(&settings, &path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "Wrote {} model entries. No file under ~/.codex was changed.",
+                settings.models.len()
+            );
+            println!("{}", path.display());
+            Ok(0)
+        }
+        Command::List
+        | Command::Model {
+            command: ModelCommand::List,
+        } => list(&source),
+        Command::Codex { args } => launch_codex(&source, &cli.settings, cli.port, &args),
+    }
+}
+
+fn load(source: &SettingsSource) -> anyhow::Result<Settings> {
+    Settings::load(source).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn serve_args(settings: &Option<PathBuf>, port: u16) -> Vec<String> {
+    let mut args = vec!["--port".to_string(), port.to_string()];
+    if let Some(s) = settings {
+        args.push("--settings".into());
+        args.push(
+            std::path::absolute(s)
+                .unwrap_or_else(|_| s.clone())
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    args.push("serve".into());
+    args
+}
+
+fn describe_sources(settings: &Settings) -> String {
+    settings
+        .sources
+        .iter()
+        .map(|s| match s.models {
+            Some(n) => format!("{} ({n} models)", s.path.display()),
+            None => format!("{} (not found)", s.path.display()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn list(source: &SettingsSource) -> anyhow::Result<i32> {
+    let settings = load(source)?;
+    if settings.models.is_empty() {
+        eprintln!("No models configured. Looked in: {}.\nAdd models to ~/.codex-shim/models.json (see the README) or pass --settings FILE.", describe_sources(&settings));
+        return Ok(1);
+    }
+    let width = settings
+        .models
+        .iter()
+        .map(|m| m.slug.len())
+        .max()
+        .unwrap_or(0);
+    for m in &settings.models {
+        println!(
+            "{:width$}  {}  ->  {} ({})",
+            m.slug,
+            m.display_name,
+            m.model,
+            m.provider.as_str()
+        );
+    }
+    Ok(0)
+}
+
+fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> {
+    crate::init_logging();
+    let is_loopback = matches!(host, "127.0.0.1" | "localhost" | "::1") || host.starts_with("127.");
+    anyhow::ensure!(is_loopback, "codex-shim holds your API keys, so it serves only loopback addresses (127.0.0.1, ::1) in this version; `{host}` is not one");
+    let settings = load(source)?;
+    let mut options = server::ServerOptions {
+        port,
+        ..Default::default()
+    };
+    options.allowed_hosts = server::allowed_hosts(
+        host,
+        std::env::var("CODEX_SHIM_ALLOWED_HOSTS").ok().as_deref(),
+    );
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((host, port))
+            .await
+            .with_context(|| {
+                format!("cannot listen on {host}:{port} (is another program using it? try --port)")
+            })?;
+        let slugs = settings.slugs().join(", ");
+        println!(
+            "codex-shim {} listening on http://{host}:{port}",
+            crate::VERSION
+        );
+        match settings.models.len() {
+            0 => {
+                println!("serving 0 models: add some to ~/.codex-shim/models.json (see the README)")
+            }
+            n => println!("serving {n} models: {slugs}"),
+        }
+        println!("settings: {}", describe_sources(&settings));
+        let state = Arc::new(server::AppState::new(settings, options));
+        server::serve(listener, state, server::shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(0)
+    })
+}
+
+fn launch_codex(
+    source: &SettingsSource,
+    settings_flag: &Option<PathBuf>,
+    port: u16,
+    args: &[String],
+) -> anyhow::Result<i32> {
+    let settings = load(source)?;
+    let Some(first) = settings.models.first() else {
+        anyhow::bail!(
+            "no models configured (looked in {}); add one to ~/.codex-shim/models.json first",
+            describe_sources(&settings)
+        );
+    };
+    let catalog_path = paths::catalog_file();
+    catalog::write(&settings, &catalog_path)
+        .with_context(|| format!("writing {}", catalog_path.display()))?;
+    let msg = daemon::start(
+        &std::env::current_exe()?,
+        &serve_args(settings_flag, port),
+        port,
+        &paths::pid_file(),
+        &paths::log_file(),
+    )?;
+    eprintln!("{msg}");
+    codex::exec_codex(&codex::codex_args(
+        port,
+        &catalog_path,
+        Some(&first.slug),
+        args,
+    ))
+}

@@ -1,0 +1,224 @@
+//! The background server: `start`, `stop`, `status`.
+//!
+//! The pid file records the pid and port. Before reporting "running" or sending a signal, the
+//! shim checks that the process really is itself: `/health` on the recorded port must answer as
+//! codex-shim with the same pid. A stale pid reused by an unrelated process is never signalled.
+//! Health checks speak HTTP over a plain loopback socket, so proxy variables cannot interfere.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// What the pid file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidInfo {
+    pub pid: u32,
+    pub port: u16,
+}
+
+/// What `/health` says.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Health {
+    pub service: Option<String>,
+    pub pid: Option<u32>,
+    pub models: Option<usize>,
+}
+
+/// `GET /health` on loopback (no proxy), with a short timeout.
+pub fn health(port: u16) -> Option<Health> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    serde_json::from_str(body.trim()).ok()
+}
+
+/// True if something accepts connections on the loopback port.
+pub fn port_in_use(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    )
+    .is_ok()
+}
+
+pub fn read_pid(path: &Path) -> Option<PidInfo> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// True if a process with this pid exists.
+pub fn alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        unsafe {
+            libc::kill(pid, 0) == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
+/// The recorded daemon, if it is alive and answers as codex-shim with that pid.
+pub fn running(pid_file: &Path) -> Option<(PidInfo, Health)> {
+    let info = read_pid(pid_file)?;
+    if !alive(info.pid) {
+        return None;
+    }
+    let h = health(info.port)?;
+    (h.service.as_deref() == Some("codex-shim") && h.pid == Some(info.pid)).then_some((info, h))
+}
+
+/// Starts `exe serve` in the background with output appended to `log`.
+pub fn start(
+    exe: &Path,
+    serve_args: &[String],
+    port: u16,
+    pid_file: &Path,
+    log: &Path,
+) -> anyhow::Result<String> {
+    if let Some((info, h)) = running(pid_file) {
+        if info.port == port {
+            return Ok(format!(
+                "codex-shim is already running on http://127.0.0.1:{port} with pid {} ({} models).",
+                info.pid,
+                h.models.unwrap_or(0)
+            ));
+        }
+        anyhow::bail!(
+            "codex-shim is already running on port {} (pid {}); stop it first or use --port {}",
+            info.port,
+            info.pid,
+            info.port
+        );
+    }
+    if port_in_use(port) {
+        match health(port) {
+            Some(h) if h.service.as_deref() == Some("codex-shim") => {
+                anyhow::bail!("another codex-shim (pid {}) already serves port {port} but is not the one in {}", h.pid.unwrap_or(0), pid_file.display())
+            }
+            _ => anyhow::bail!(
+                "port {port} is in use by another program; choose another with --port"
+            ),
+        }
+    }
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    rotate(log, 5 * 1024 * 1024);
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(serve_args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn()?;
+    let info = PidInfo {
+        pid: child.id(),
+        port,
+    };
+    crate::catalog::write_atomic(pid_file, serde_json::to_string(&info)?.as_bytes())?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            let _ = std::fs::remove_file(pid_file);
+            anyhow::bail!(
+                "codex-shim exited during startup ({status}). See {}",
+                log.display()
+            );
+        }
+        if running(pid_file).is_some() {
+            return Ok(format!(
+                "codex-shim started on http://127.0.0.1:{port} with pid {}.\nLog: {}",
+                info.pid,
+                log.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!(
+        "codex-shim started (pid {}) but did not answer on port {port} within 10s. See {}",
+        info.pid,
+        log.display()
+    )
+}
+
+/// Stops the recorded daemon after checking it is codex-shim.
+pub fn stop(pid_file: &Path) -> anyhow::Result<String> {
+    let Some(info) = read_pid(pid_file) else {
+        return Ok("codex-shim is not running.".into());
+    };
+    if running(pid_file).is_none() {
+        let _ = std::fs::remove_file(pid_file);
+        return Ok(if alive(info.pid) {
+            format!("The pid file named pid {}, which is not a codex-shim on port {}; removed the stale pid file and left that process alone.", info.pid, info.port)
+        } else {
+            "codex-shim is not running (removed a stale pid file).".into()
+        });
+    }
+    #[cfg(unix)]
+    {
+        let pid = libc::pid_t::try_from(info.pid)?;
+        // SAFETY: sending SIGTERM to a pid just verified to be our own server.
+        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+            anyhow::bail!(
+                "cannot signal pid {}: {}",
+                info.pid,
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if !alive(info.pid) || health(info.port).is_none() {
+            // The process may linger a moment as a zombie of its parent; it no longer serves.
+            let _ = std::fs::remove_file(pid_file);
+            return Ok("codex-shim stopped.".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!(
+        "codex-shim (pid {}) did not exit within 10s of SIGTERM",
+        info.pid
+    )
+}
+
+/// Keeps one previous log (`shim.log.1`) once the log passes `max` bytes.
+fn rotate(log: &Path, max: u64) {
+    if std::fs::metadata(log)
+        .map(|m| m.len() > max)
+        .unwrap_or(false)
+    {
+        let mut old = PathBuf::from(log);
+        old.set_extension("log.1");
+        let _ = std::fs::rename(log, old);
+    }
+}

@@ -1,0 +1,148 @@
+//! The HTTP server: axum routes on loopback.
+//!
+//! | route                 | what                                                   |
+//! |-----------------------|--------------------------------------------------------|
+//! | `POST /v1/responses`  | the Responses API, streamed (SSE) or JSON              |
+//! | `GET /v1/models`      | the catalog (Codex `ModelsResponse` + OpenAI list)     |
+//! | `GET /health`         | status, version, model count, pid                      |
+//!
+//! Every route sits behind the host guard (DNS rebinding) and every POST accepts only
+//! `application/json` (see [`guard`]).
+
+mod guard;
+mod responses;
+mod upstream;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::settings::Settings;
+
+pub use guard::{allowed_hosts, host_allowed};
+
+/// Largest request body accepted (Codex sends images inline as base64).
+pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Server tunables. The defaults suit Codex; tests shorten the timers.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Extra Host names allowed besides loopback and the bind host.
+    pub allowed_hosts: HashSet<String>,
+    /// A `response.in_progress` event is sent after this much silence (Codex's idle timeout is
+    /// 300 s by default; only `data:` events reset it).
+    pub heartbeat: Duration,
+    /// How long to wait for the upstream's status line before committing to a 200 stream.
+    pub header_wait: Duration,
+    /// An upstream silent for this long is given up on (a retryable failure).
+    pub upstream_idle: Duration,
+    /// The port this server listens on (reported by `/health`).
+    pub port: u16,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            allowed_hosts: allowed_hosts(
+                "127.0.0.1",
+                std::env::var("CODEX_SHIM_ALLOWED_HOSTS").ok().as_deref(),
+            ),
+            heartbeat: Duration::from_secs(10),
+            header_wait: Duration::from_secs(20),
+            upstream_idle: Duration::from_secs(300),
+            port: 8765,
+        }
+    }
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub client: reqwest::Client,
+    pub options: ServerOptions,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, options: ServerOptions) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_keepalive(Duration::from_secs(60))
+            .user_agent(concat!("codex-shim/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds with static settings");
+        AppState {
+            settings: Arc::new(settings),
+            client,
+            options,
+        }
+    }
+}
+
+/// All routes with their layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/responses", post(responses::create))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
+        .with_state(state)
+}
+
+async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(crate::catalog::models_response(&state.settings))
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "service": "codex-shim",
+        "version": crate::VERSION,
+        "models": state.settings.models.len(),
+        "pid": std::process::id(),
+        "port": state.options.port,
+    }))
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

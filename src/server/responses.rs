@@ -1,0 +1,134 @@
+//! `POST /v1/responses`.
+//!
+//! The request is parsed leniently, routed by model slug, translated, and sent upstream. What
+//! happens before the first byte decides the reply: a permanent upstream error becomes HTTP 400, a
+//! rate limit 429 with `Retry-After`, a transient failure 502/503/504, and quota or context
+//! overflow a 200 stream ending in `response.failed` (the only form Codex reads them in). Once the
+//! stream has started, every outcome is a terminal event. `stream: false` runs the same pipeline
+//! and answers with the final Response object.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::upstream::{self, Prepared};
+use super::AppState;
+use crate::protocol::responses::ResponsesRequest;
+use crate::settings::Provider;
+use crate::translate::{chat_request, sse, Failure};
+
+pub(super) async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let req: ResponsesRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(&Failure::invalid(format!(
+                "codex-shim: the request body is not a valid Responses request: {e}"
+            )))
+        }
+    };
+    let Some(model) = state.settings.find(&req.model).cloned() else {
+        let known = state.settings.slugs().join(", ");
+        let msg = if known.is_empty() {
+            format!("codex-shim: unknown model `{}`: no models are configured (add them to ~/.codex-shim/models.json or pass --settings)", req.model)
+        } else {
+            format!(
+                "codex-shim: unknown model `{}`; configured models: {known}",
+                req.model
+            )
+        };
+        tracing::warn!(model = %req.model, "request for an unknown model");
+        return error_response(&Failure::invalid(msg));
+    };
+    if model.provider == Provider::Anthropic {
+        return error_response(&Failure::invalid(format!(
+            "codex-shim: model `{}` uses the anthropic provider, which this version does not support yet",
+            model.slug
+        )));
+    }
+    let resolved = match model.resolve() {
+        Ok(r) => r,
+        Err(e) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
+    };
+    let translation = chat_request::to_chat(&req, &model);
+    if !translation.dropped.is_empty() {
+        tracing::info!(model = %model.slug, dropped = ?translation.dropped, "parts of the request cannot go to a chat upstream");
+    }
+    let prepared = Prepared::new(&state, &model, resolved, translation, &req);
+    let streaming = req.stream;
+
+    // Wait (briefly) for the upstream's answer, so its errors can be proper HTTP statuses.
+    let started = upstream::begin(&state, prepared, &model.slug).await;
+    if let upstream::BeginState::Failed(failure) = &started.state {
+        if !failure.needs_stream() {
+            started.log.finish(None, failure);
+            return error_response(failure);
+        }
+    }
+    let (tx, rx) = mpsc::channel::<Value>(64);
+    tokio::spawn(upstream::run(state.clone(), started, tx));
+    if streaming {
+        sse_response(rx)
+    } else {
+        json_response(rx).await
+    }
+}
+
+fn sse_response(rx: mpsc::Receiver<Value>) -> Response {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let ev = rx.recv().await?;
+        Some((Ok::<_, Infallible>(Bytes::from(sse::frame(&ev))), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// Collects the stream and answers with the final Response object.
+async fn json_response(mut rx: mpsc::Receiver<Value>) -> Response {
+    let mut last = None;
+    while let Some(ev) = rx.recv().await {
+        last = Some(ev);
+    }
+    let Some(mut terminal) = last else {
+        return error_response(&Failure::transient(
+            502,
+            "codex-shim: the stream ended without a result",
+        ));
+    };
+    let response = terminal["response"].take();
+    if response["status"] == "failed" {
+        let code = response["error"]["code"].as_str().unwrap_or("server_error");
+        let status = match code {
+            "context_length_exceeded" | "invalid_prompt" => StatusCode::BAD_REQUEST,
+            "insufficient_quota" | "rate_limit_exceeded" => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        let body = serde_json::json!({"error": {"message": response["error"]["message"], "type": "server_error", "code": code}});
+        return (status, axum::Json(body)).into_response();
+    }
+    axum::Json(response).into_response()
+}
+
+/// An HTTP error in the OpenAI error shape, with `Retry-After` when known.
+pub(super) fn error_response(f: &Failure) -> Response {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = (status, axum::Json(f.http_body())).into_response();
+    if let Some(secs) = f.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,336 @@
+//! The chat upstream: sending the request, waiting for its status, and pumping its stream through
+//! the decoder and the encoder into the reply channel.
+//!
+//! The pump stops the moment the client goes away (the channel closes), which drops the upstream
+//! response and so cancels the upstream request. While the upstream is silent it sends
+//! `response.in_progress` events so Codex's idle timer does not fire; an upstream silent for longer
+//! than [`super::ServerOptions::upstream_idle`] is given up on with a retryable failure.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER,
+};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::AppState;
+use crate::protocol::responses::ResponsesRequest;
+use crate::settings::{chat_completions_url, ModelConfig, ResolvedModel};
+use crate::translate::chat_request::ChatTranslation;
+use crate::translate::chat_stream::ChatStreamDecoder;
+use crate::translate::encoder::{EncoderConfig, ResponsesEncoder};
+use crate::translate::sse::SseParser;
+use crate::translate::tools::ToolMap;
+use crate::translate::{Failure, StreamEvent, Usage};
+
+type SendFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>;
+
+/// Everything needed to call the upstream and encode its reply. Holds the key in `headers`.
+pub(super) struct Prepared {
+    url: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    who: String,
+    tools: ToolMap,
+    encoder: EncoderConfig,
+}
+
+impl Prepared {
+    pub(super) fn new(
+        _state: &AppState,
+        model: &ModelConfig,
+        resolved: ResolvedModel,
+        translation: ChatTranslation,
+        req: &ResponsesRequest,
+    ) -> Self {
+        let url = chat_completions_url(&resolved.base_url);
+        let host = reqwest::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "?".into());
+        let who = format!(
+            "model `{}` (upstream `{}` at {host})",
+            model.slug, model.model
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        if let Some(key) = &resolved.api_key {
+            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {key}")) {
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        for (name, value) in &resolved.extra_headers {
+            if let (Ok(n), Ok(mut v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                v.set_sensitive(true);
+                headers.insert(n, v);
+            }
+        }
+        let body = serde_json::to_vec(&translation.request).unwrap_or_default();
+        let encoder = EncoderConfig {
+            model: req.model.clone(),
+            tools: translation.tools.clone(),
+            parallel_tool_calls: req.parallel_tool_calls.unwrap_or(true),
+            tool_choice: match req.tool_choice.as_ref().and_then(Value::as_str) {
+                Some(s @ ("auto" | "none" | "required")) => Value::from(s),
+                _ => Value::from("auto"),
+            },
+        };
+        Prepared {
+            url,
+            headers,
+            body,
+            who,
+            tools: translation.tools,
+            encoder,
+        }
+    }
+}
+
+/// One log line per request, written when it ends. Never a prompt body or a key.
+pub(super) struct RequestLog {
+    slug: String,
+    started: Instant,
+    first_byte: Option<Duration>,
+    usage: Option<Usage>,
+}
+
+impl RequestLog {
+    pub(super) fn finish(&self, upstream_status: Option<u16>, failure: &Failure) {
+        self.line(upstream_status, "failed", Some(failure));
+    }
+
+    fn line(&self, upstream_status: Option<u16>, outcome: &str, failure: Option<&Failure>) {
+        let u = self.usage.unwrap_or_default();
+        tracing::info!(
+            model = %self.slug,
+            route = "chat",
+            upstream_status = upstream_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            outcome,
+            input_tokens = u.input_tokens,
+            output_tokens = u.output_tokens,
+            ttfb_ms = self.first_byte.map(|d| d.as_millis() as u64).unwrap_or(0),
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            error = failure.map(|f| f.message.as_str()).unwrap_or(""),
+            "request"
+        );
+    }
+}
+
+pub(super) enum BeginState {
+    Ready(reqwest::Response),
+    Failed(Failure),
+    /// The upstream has not answered within `header_wait`; the stream starts anyway.
+    Pending(SendFuture),
+}
+
+/// The outcome of starting the upstream call.
+pub(super) struct Begin {
+    prepared: Prepared,
+    pub(super) log: RequestLog,
+    pub(super) state: BeginState,
+}
+
+/// Sends the request and waits up to `header_wait` for the upstream's status.
+pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> Begin {
+    let log = RequestLog {
+        slug: slug.to_string(),
+        started: Instant::now(),
+        first_byte: None,
+        usage: None,
+    };
+    let send = state
+        .client
+        .post(&prepared.url)
+        .headers(prepared.headers.clone())
+        .body(prepared.body.clone())
+        .send();
+    let mut fut: SendFuture = Box::pin(send);
+    let begin_state = match tokio::time::timeout(state.options.header_wait, &mut fut).await {
+        Ok(Ok(resp)) if resp.status().is_success() => BeginState::Ready(resp),
+        Ok(Ok(resp)) => BeginState::Failed(http_failure(resp, &prepared.who).await),
+        Ok(Err(e)) => BeginState::Failed(transport_failure(&e, &prepared.who)),
+        Err(_) => BeginState::Pending(fut),
+    };
+    Begin {
+        prepared,
+        log,
+        state: begin_state,
+    }
+}
+
+async fn http_failure(resp: reqwest::Response, who: &str) -> Failure {
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match tokio::time::timeout(Duration::from_secs(10), resp.bytes()).await {
+        Ok(Ok(b)) => String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).into_owned(),
+        _ => String::new(),
+    };
+    Failure::from_http(status, &body, retry_after.as_deref(), who)
+}
+
+fn transport_failure(e: &reqwest::Error, who: &str) -> Failure {
+    // `without_url`: a URL may carry a key in its query string.
+    let detail = format!("{}", ErrorChain(e));
+    if e.is_timeout() {
+        Failure::transient(504, format!("{who}: the upstream timed out: {detail}"))
+    } else if e.is_connect() {
+        Failure::transient(
+            502,
+            format!("{who}: cannot connect to the upstream: {detail}"),
+        )
+    } else {
+        Failure::transient(502, format!("{who}: the upstream request failed: {detail}"))
+    }
+}
+
+/// An error and its sources on one line, without the request URL.
+struct ErrorChain<'a>(&'a reqwest::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut source = std::error::Error::source(self.0);
+        let mut parts = Vec::new();
+        while let Some(s) = source {
+            parts.push(s.to_string());
+            source = s.source();
+        }
+        if parts.is_empty() {
+            parts.push(if self.0.is_timeout() {
+                "timed out".into()
+            } else {
+                "request failed".into()
+            });
+        }
+        write!(f, "{}", parts.join(": "))
+    }
+}
+
+/// Sends events to the client; `false` once it has gone away.
+async fn send_all(tx: &mpsc::Sender<Value>, events: Vec<Value>) -> bool {
+    for ev in events {
+        if tx.send(ev).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Pumps the upstream into the reply channel until a terminal event or the client leaves.
+pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Value>) {
+    let Begin {
+        prepared,
+        mut log,
+        state: begin_state,
+    } = begin;
+    let heartbeat = state.options.heartbeat;
+    let mut enc = ResponsesEncoder::new(prepared.encoder);
+    if !send_all(&tx, enc.start()).await {
+        return;
+    }
+    let resp = match begin_state {
+        BeginState::Ready(r) => r,
+        BeginState::Failed(f) => {
+            send_all(&tx, enc.fail(&f)).await;
+            log.finish(Some(f.status), &f);
+            return;
+        }
+        BeginState::Pending(mut fut) => loop {
+            tokio::select! {
+                r = &mut fut => {
+                    let failure = match r {
+                        Ok(r) if r.status().is_success() => break r,
+                        Ok(r) => http_failure(r, &prepared.who).await,
+                        Err(e) => transport_failure(&e, &prepared.who),
+                    };
+                    send_all(&tx, enc.fail(&failure)).await;
+                    log.finish(None, &failure);
+                    return;
+                }
+                _ = tokio::time::sleep(heartbeat) => {
+                    if log.started.elapsed() > state.options.upstream_idle {
+                        let f = Failure::transient(504, format!("{}: the upstream sent no reply within {}s", prepared.who, state.options.upstream_idle.as_secs()));
+                        send_all(&tx, enc.fail(&f)).await;
+                        log.finish(None, &f);
+                        return;
+                    }
+                    if !send_all(&tx, enc.heartbeat().into_iter().collect()).await { return; }
+                }
+                _ = tx.closed() => { tracing::info!(model = %log.slug, "client went away before the upstream answered; cancelled"); return; }
+            }
+        },
+    };
+    let status = resp.status().as_u16();
+    let mut body = resp.bytes_stream();
+    let mut parser = SseParser::new();
+    let mut decoder = ChatStreamDecoder::new(&prepared.tools, prepared.who.clone());
+    let mut last_upstream = Instant::now();
+    let mut last_sent = Instant::now();
+    loop {
+        let events: Vec<StreamEvent> = tokio::select! {
+            chunk = body.next() => match chunk {
+                Some(Ok(bytes)) => {
+                    log.first_byte.get_or_insert_with(|| log.started.elapsed());
+                    last_upstream = Instant::now();
+                    parser.feed(&bytes).into_iter().flat_map(|ev| decoder.data(&ev.data)).collect()
+                }
+                Some(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
+                None => {
+                    let mut evs: Vec<StreamEvent> = parser.finish().into_iter().flat_map(|ev| decoder.data(&ev.data)).collect();
+                    evs.extend(decoder.end_of_stream());
+                    evs
+                }
+            },
+            _ = tokio::time::sleep_until((last_sent + heartbeat).into()) => {
+                if last_upstream.elapsed() > state.options.upstream_idle {
+                    let f = Failure::transient(504, format!("{}: the upstream went silent for {}s", prepared.who, state.options.upstream_idle.as_secs()));
+                    vec![StreamEvent::Error(f)]
+                } else {
+                    last_sent = Instant::now();
+                    if !send_all(&tx, enc.heartbeat().into_iter().collect()).await { return; }
+                    continue;
+                }
+            }
+            _ = tx.closed() => {
+                tracing::info!(model = %log.slug, "client went away mid-stream; upstream request cancelled");
+                return;
+            }
+        };
+        let mut failure = None;
+        let mut out = Vec::new();
+        for ev in events {
+            if let StreamEvent::Error(f) = &ev {
+                failure = Some(f.clone());
+            }
+            out.extend(enc.push(ev));
+        }
+        if !out.is_empty() {
+            last_sent = Instant::now();
+            if !send_all(&tx, out).await {
+                tracing::info!(model = %log.slug, "client went away mid-stream; upstream request cancelled");
+                return;
+            }
+        }
+        if let Some(outcome) = enc.terminal() {
+            log.usage = enc.usage();
+            match failure {
+                Some(f) => log.finish(Some(status), &f),
+                None => log.line(Some(status), outcome, None),
+            }
+            return;
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The user's model settings.
+//!
+//! Sources, in order: `--settings FILE` / `CODEX_SHIM_SETTINGS` (only that file), otherwise both
+//! `~/.factory/settings.json` (Factory BYOK, `customModels`) and `~/.codex-shim/models.json`, merged
+//! so the shim's own file wins on a slug clash. A missing default file is fine; a missing explicit
+//! file, invalid JSON or a bad field is an error that names the file, the model's index and the field.
+//!
+//! Secrets stay as written (`${VAR}` references included) until a request needs them: see
+//! [`ModelConfig::resolve`]. Nothing here logs a value.
+
+mod resolve;
+mod row;
+mod slug;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use resolve::{chat_completions_url, ResolveError, ResolvedModel};
+pub use slug::slugify;
+
+/// Which upstream API a model speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// `openai`: OpenAI's (or an OpenAI-compatible) chat completions API.
+    OpenAi,
+    /// `generic-chat-completion-api`: any chat completions endpoint.
+    GenericChat,
+    /// `ollama`: a local Ollama server's OpenAI-compatible endpoint.
+    Ollama,
+    /// `anthropic`: the Anthropic Messages API.
+    Anthropic,
+}
+
+impl Provider {
+    /// Every accepted spelling, for error messages.
+    pub const NAMES: &'static str = "openai, generic-chat-completion-api, ollama, anthropic";
+
+    /// Parses a provider string as written in a settings file.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "openai" => Some(Self::OpenAi),
+            "generic-chat-completion-api" | "generic" | "openai-compatible" => {
+                Some(Self::GenericChat)
+            }
+            "ollama" => Some(Self::Ollama),
+            "anthropic" => Some(Self::Anthropic),
+            _ => None,
+        }
+    }
+
+    /// The canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::GenericChat => "generic-chat-completion-api",
+            Self::Ollama => "ollama",
+            Self::Anthropic => "anthropic",
+        }
+    }
+
+    /// The base URL used when a row gives none.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Self::OpenAi => Some("https://api.openai.com/v1"),
+            Self::Ollama => Some(OLLAMA_BASE_URL),
+            Self::Anthropic => Some("https://api.anthropic.com"),
+            Self::GenericChat => None,
+        }
+    }
+
+    /// True for the routes that speak chat completions.
+    pub fn is_chat(self) -> bool {
+        !matches!(self, Self::Anthropic)
+    }
+}
+
+/// Ollama's OpenAI-compatible endpoint on this machine.
+pub const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434/v1";
+
+/// One model from the user's settings, validated but with secrets unresolved.
+#[derive(Clone, PartialEq)]
+pub struct ModelConfig {
+    /// The name Codex uses for it (unique, stable across reloads).
+    pub slug: String,
+    /// The upstream model id.
+    pub model: String,
+    pub display_name: String,
+    pub provider: Provider,
+    /// As written; may contain `${VAR}`.
+    pub base_url: String,
+    /// As written; may contain `${VAR}`. `None` sends no auth header (Ollama).
+    pub api_key: Option<String>,
+    pub max_context_limit: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+    pub no_image_support: bool,
+    /// Forward Codex's `reasoning.effort` as chat `reasoning_effort`.
+    pub supports_reasoning_effort: bool,
+    /// Extra request headers; values may contain `${VAR}`.
+    pub extra_headers: Vec<(String, String)>,
+    /// The file this model came from.
+    pub source: PathBuf,
+    /// Its position in that file's list (0-based).
+    pub index: usize,
+}
+
+// Hand-written so a key can never reach a log through `{:?}`.
+impl fmt::Debug for ModelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelConfig")
+            .field("slug", &self.slug)
+            .field("model", &self.model)
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("source", &self.source)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A settings file that was looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub path: PathBuf,
+    /// `None` when the (default) file does not exist.
+    pub models: Option<usize>,
+}
+
+/// All models, in catalog order.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub models: Vec<ModelConfig>,
+    pub sources: Vec<SourceInfo>,
+}
+
+/// A settings problem, naming where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub file: PathBuf,
+    /// The model's position in the file's list, when the problem is in one model.
+    pub index: Option<usize>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(i) = self.index {
+            write!(f, ": model #{i}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Where settings come from.
+#[derive(Debug, Clone)]
+pub enum SettingsSource {
+    /// Only this file; it must exist.
+    Explicit(PathBuf),
+    /// The default files, each optional.
+    Defaults(Vec<PathBuf>),
+}
+
+impl SettingsSource {
+    /// `--settings` if given, else `CODEX_SHIM_SETTINGS`, else the default pair.
+    pub fn from_cli(flag: Option<PathBuf>) -> Self {
+        if let Some(path) =
+            flag.or_else(|| crate::paths::non_empty_env("CODEX_SHIM_SETTINGS").map(PathBuf::from))
+        {
+            return Self::Explicit(expand_tilde(&path));
+        }
+        let home = crate::paths::home_dir().unwrap_or_else(|| PathBuf::from("."));
+        Self::Defaults(vec![
+            home.join(".factory").join("settings.json"),
+            home.join(".codex-shim").join("models.json"),
+        ])
+    }
+
+    /// Every file this source reads.
+    pub fn files(&self) -> Vec<PathBuf> {
+        match self {
+            Self::Explicit(p) => vec![p.clone()],
+            Self::Defaults(ps) => ps.clone(),
+        }
+    }
+}
+
+fn expand_tilde(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), crate::paths::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+impl Settings {
+    /// Reads and validates every file of `source`.
+    pub fn load(source: &SettingsSource) -> Result<Self, SettingsError> {
+        let mut settings = Settings::default();
+        match source {
+            SettingsSource::Explicit(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| SettingsError {
+                    file: path.clone(),
+                    index: None,
+                    field: None,
+                    message: if e.kind() == std::io::ErrorKind::NotFound {
+                        "settings file not found (create it, or drop --settings / CODEX_SHIM_SETTINGS to use the defaults)".into()
+                    } else {
+                        format!("cannot read: {e}")
+                    },
+                })?;
+                let models = Self::parse_file(path, &text)?;
+                settings.sources.push(SourceInfo {
+                    path: path.clone(),
+                    models: Some(models.len()),
+                });
+                settings.merge(models);
+            }
+            SettingsSource::Defaults(paths) => {
+                for path in paths {
+                    match std::fs::read_to_string(path) {
+                        Ok(text) => {
+                            let models = Self::parse_file(path, &text)?;
+                            settings.sources.push(SourceInfo {
+                                path: path.clone(),
+                                models: Some(models.len()),
+                            });
+                            settings.merge(models);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            settings.sources.push(SourceInfo {
+                                path: path.clone(),
+                                models: None,
+                            });
+                        }
+                        Err(e) => {
+                            return Err(SettingsError {
+                                file: path.clone(),
+                                index: None,
+                                field: None,
+                                message: format!("cannot read: {e}"),
+                            })
+                        }
+                    }
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Parses one file's text into models with their slugs.
+    pub fn parse_file(path: &Path, text: &str) -> Result<Vec<ModelConfig>, SettingsError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SettingsError {
+            file: path.to_path_buf(),
+            index: None,
+            field: None,
+            message: format!("not valid JSON: {e}"),
+        })?;
+        let rows = row::rows_of(&value).map_err(|message| SettingsError {
+            file: path.to_path_buf(),
+            index: None,
+            field: None,
+            message,
+        })?;
+        let mut parsed = Vec::with_capacity(rows.len());
+        for (index, value) in rows.iter().enumerate() {
+            let r = row::parse_row(value).map_err(|(field, message)| SettingsError {
+                file: path.to_path_buf(),
+                index: Some(index),
+                field,
+                message,
+            })?;
+            parsed.push(r);
+        }
+        let slugs = slug::assign(&parsed);
+        Ok(parsed
+            .into_iter()
+            .zip(slugs)
+            .enumerate()
+            .map(|(index, (r, slug))| r.into_config(slug, path.to_path_buf(), index))
+            .collect())
+    }
+
+    /// Adds a later file's models: on a slug clash the later one replaces the earlier in place.
+    fn merge(&mut self, models: Vec<ModelConfig>) {
+        for m in models {
+            if let Some(existing) = self.models.iter_mut().find(|e| e.slug == m.slug) {
+                *existing = m;
+            } else {
+                self.models.push(m);
+            }
+        }
+    }
+
+    /// Finds the model Codex asked for: exact slug, else the one row whose upstream `model` matches.
+    pub fn find(&self, requested: &str) -> Option<&ModelConfig> {
+        if let Some(m) = self.models.iter().find(|m| m.slug == requested) {
+            return Some(m);
+        }
+        let mut by_model = self.models.iter().filter(|m| m.model == requested);
+        match (by_model.next(), by_model.next()) {
+            (Some(m), None) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// All slugs, for error messages.
+    pub fn slugs(&self) -> Vec<&str> {
+        self.models.iter().map(|m| m.slug.as_str()).collect()
+    }
+
+    /// True when every slug is distinct (an invariant [`Settings::load`] keeps).
+    pub fn slugs_unique(&self) -> bool {
+        let mut seen = HashSet::new();
+        self.models.iter().all(|m| seen.insert(m.slug.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

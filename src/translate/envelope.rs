@@ -1,0 +1,67 @@
+//! The reasoning envelope kept in a reasoning item's `encrypted_content`.
+//!
+//! Codex replays reasoning items verbatim, so whatever an upstream needs back on the next turn
+//! travels in `encrypted_content`. The format is the one sessions recorded with the Python original
+//! use: `anthropic-thinking-v1:` + URL-safe base64 (padded) of compact JSON
+//! `{"type":"thinking","thinking":…,"signature":…}` or `{"type":"redacted_thinking","data":…}`.
+//! Chat-provider reasoning uses the same form with an empty signature.
+
+use base64::engine::general_purpose::URL_SAFE;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+pub const PREFIX: &str = "anthropic-thinking-v1:";
+
+/// A decoded envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Thinking {
+    Thinking { thinking: String, signature: String },
+    RedactedThinking { data: String },
+}
+
+impl Thinking {
+    /// Chat-provider reasoning (no signature).
+    pub fn chat(text: &str) -> Self {
+        Thinking::Thinking {
+            thinking: text.to_string(),
+            signature: String::new(),
+        }
+    }
+
+    /// The `encrypted_content` string.
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!("{PREFIX}{}", URL_SAFE.encode(json))
+    }
+
+    /// Reads an `encrypted_content` string; anything that is not an envelope is `None`.
+    pub fn decode(encrypted: &str) -> Option<Self> {
+        let b64 = encrypted.strip_prefix(PREFIX)?;
+        let bytes = URL_SAFE.decode(b64.trim()).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// True for reasoning that came from a chat-completions upstream.
+    pub fn is_chat(&self) -> bool {
+        matches!(self, Thinking::Thinking { signature, .. } if signature.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_reference_encoding() {
+        let t = Thinking::Thinking {
+            thinking: "hmm".into(),
+            signature: "SIG".into(),
+        };
+        assert_eq!(t.encode(), "anthropic-thinking-v1:eyJ0eXBlIjoidGhpbmtpbmciLCJ0aGlua2luZyI6ImhtbSIsInNpZ25hdHVyZSI6IlNJRyJ9");
+        assert_eq!(Thinking::decode(&t.encode()), Some(t));
+        assert!(Thinking::chat("x").is_chat());
+        assert_eq!(Thinking::decode("ENCRYPTED_BLOB_123"), None);
+        assert_eq!(Thinking::decode("anthropic-thinking-v1:!!!"), None);
+    }
+}

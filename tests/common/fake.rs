@@ -1,0 +1,305 @@
+//! A real axum chat-completions upstream on loopback, scripted per request, and the shim itself
+//! started in-process on a free port.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::Value;
+
+use codex_shim::server::{AppState, ServerOptions};
+use codex_shim::settings::{Settings, SettingsSource};
+
+/// What the fake upstream answers to the next request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// 200 SSE with these raw chunks, `delay` apart.
+    Sse {
+        chunks: Vec<String>,
+        delay: Duration,
+    },
+    /// A plain HTTP answer.
+    Status {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+    /// 200, one chunk, then SSE comments every 20 ms until the client goes away.
+    Trickle { first: String },
+    /// Never answers at all.
+    Hang,
+}
+
+impl Reply {
+    /// A recorded stream, sent in one go.
+    pub fn sse(body: &str) -> Self {
+        Reply::Sse {
+            chunks: vec![body.to_string()],
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16, body: &str) -> Self {
+        Reply::Status {
+            status,
+            body: body.to_string(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A streamed text answer built from chunks.
+    pub fn text(parts: &[&str]) -> Self {
+        let mut chunks: Vec<String> = parts
+            .iter()
+            .map(|p| sse_chunk(serde_json::json!({"content": p}), None))
+            .collect();
+        chunks.push(sse_chunk(serde_json::json!({}), Some("stop")));
+        chunks.push("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\n".into());
+        chunks.push("data: [DONE]\n\n".into());
+        Reply::Sse {
+            chunks,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// One tool call, then `[DONE]`.
+    pub fn tool_call(call_id: &str, name: &str, arguments: &str) -> Self {
+        let delta = serde_json::json!({"tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]});
+        Reply::Sse {
+            chunks: vec![
+                sse_chunk(delta, None),
+                sse_chunk(serde_json::json!({}), Some("tool_calls")),
+                "data: [DONE]\n\n".into(),
+            ],
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// One chat chunk as an SSE event.
+pub fn sse_chunk(delta: Value, finish: Option<&str>) -> String {
+    let c = serde_json::json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+    format!("data: {c}\n\n")
+}
+
+/// A request the upstream received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    replies: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<Recorded>>,
+    /// Requests whose handler or body was dropped before it finished: the shim went away.
+    cancelled: AtomicUsize,
+}
+
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+struct Guard {
+    inner: Arc<Inner>,
+    finished: bool,
+}
+
+impl Guard {
+    fn done(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.inner.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl FakeUpstream {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new().fallback(handle).with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeUpstream { addr, inner }
+    }
+
+    /// The base URL to put in settings.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn push(&self, reply: Reply) {
+        self.inner.replies.lock().unwrap().push_back(reply);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.requests.lock().unwrap().clone()
+    }
+
+    pub fn cancelled(&self) -> usize {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    inner.requests.lock().unwrap().push(Recorded {
+        path: uri.path().to_string(),
+        headers,
+        body,
+    });
+    let reply = inner.replies.lock().unwrap().pop_front();
+    let guard = Guard {
+        inner: inner.clone(),
+        finished: false,
+    };
+    match reply {
+        None => {
+            guard.done();
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the fake upstream has no scripted reply",
+            )
+                .into_response()
+        }
+        Some(Reply::Status {
+            status,
+            body,
+            headers,
+        }) => {
+            guard.done();
+            let mut resp = (StatusCode::from_u16(status).unwrap(), body).into_response();
+            for (k, v) in headers {
+                resp.headers_mut().insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            resp
+        }
+        Some(Reply::Hang) => {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+        Some(Reply::Sse { chunks, delay }) => {
+            let stream = futures_util::stream::unfold(
+                (chunks.into_iter(), guard, true),
+                move |(mut it, guard, first)| async move {
+                    if !first && !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    match it.next() {
+                        Some(c) => Some((Ok::<_, Infallible>(Bytes::from(c)), (it, guard, false))),
+                        None => {
+                            guard.done();
+                            None
+                        }
+                    }
+                },
+            );
+            sse_response(Body::from_stream(stream))
+        }
+        Some(Reply::Trickle { first }) => {
+            let stream =
+                futures_util::stream::unfold((guard, Some(first)), |(guard, first)| async move {
+                    let bytes = match first {
+                        Some(f) => Bytes::from(f),
+                        None => {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Bytes::from_static(b": ping\n\n")
+                        }
+                    };
+                    Some((Ok::<_, Infallible>(bytes), (guard, None)))
+                });
+            sse_response(Body::from_stream(stream))
+        }
+    }
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut resp = Response::new(body);
+    resp.headers_mut()
+        .insert("content-type", "text/event-stream".parse().unwrap());
+    resp
+}
+
+/// The shim, running in this process on a free loopback port.
+pub struct Shim {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl Shim {
+    /// Starts the shim with `settings` (a settings document); `tune` adjusts its options.
+    pub async fn start(settings: Value, tune: impl FnOnce(&mut ServerOptions)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.json");
+        std::fs::write(&path, settings.to_string()).unwrap();
+        let settings = Settings::load(&SettingsSource::Explicit(path)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut options = ServerOptions {
+            port: addr.port(),
+            ..Default::default()
+        };
+        tune(&mut options);
+        let state = Arc::new(AppState::new(settings, options));
+        tokio::spawn(codex_shim::server::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
+        Shim { addr, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// A client that never goes through a proxy.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Settings with one chat model `m` pointing at `upstream`.
+pub fn one_model(upstream: &FakeUpstream) -> Value {
+    serde_json::json!({"models": [{"model": "up-model", "slug": "m", "provider": "generic-chat-completion-api",
+        "base_url": upstream.base_url(), "api_key": "sk-test-secret-123"}]})
+}
+
+/// Polls `cond` until it holds or `secs` pass.
+pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cond()
+}

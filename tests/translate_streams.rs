@@ -1,0 +1,329 @@
+//! Recorded chat completions streams through the decoder and the one Responses encoder, checked
+//! against Codex's stream rules (the validator) and for the exact items Codex will commit.
+
+mod common;
+
+use common::validate::{check_strict, classify, parse_sse, Outcome};
+use common::{fixture, read_fixture};
+use serde_json::{json, Value};
+
+use codex_shim::protocol::responses::ResponsesRequest;
+use codex_shim::translate::chat_stream::ChatStreamDecoder;
+use codex_shim::translate::encoder::{EncoderConfig, ResponsesEncoder};
+use codex_shim::translate::envelope::Thinking;
+use codex_shim::translate::sse::SseParser;
+use codex_shim::translate::tools::ToolMap;
+
+/// The tools Codex declares with a freeform apply_patch (a real captured request).
+fn codex_tools() -> ToolMap {
+    let req: ResponsesRequest = serde_json::from_str(&read_fixture(
+        "codex-0.169/apply-patch-freeform/01-initial.body.json",
+    ))
+    .unwrap();
+    ToolMap::from_specs(&req.tools)
+}
+
+/// Runs a recorded stream through the pipeline, fed in `chunk`-byte pieces.
+fn run_chunked(name: &str, chunk: usize) -> Vec<Value> {
+    let raw = read_fixture(&format!("chat/{name}"));
+    let tools = codex_tools();
+    let mut dec = ChatStreamDecoder::new(&tools, "model `m` (upstream `m` at fake)");
+    let mut enc = ResponsesEncoder::new(EncoderConfig {
+        model: "m".into(),
+        tools,
+        parallel_tool_calls: true,
+        tool_choice: json!("auto"),
+    });
+    let mut parser = SseParser::new();
+    let mut out = enc.start();
+    for piece in raw.as_bytes().chunks(chunk) {
+        for ev in parser.feed(piece) {
+            for se in dec.data(&ev.data) {
+                out.extend(enc.push(se));
+            }
+        }
+    }
+    for ev in parser.finish() {
+        for se in dec.data(&ev.data) {
+            out.extend(enc.push(se));
+        }
+    }
+    for se in dec.end_of_stream() {
+        out.extend(enc.push(se));
+    }
+    out
+}
+
+fn run(name: &str) -> Vec<Value> {
+    let events = run_chunked(name, usize::MAX);
+    // The result must not depend on how the bytes were split.
+    let strip = |evs: &[Value]| -> Vec<Value> {
+        evs.iter()
+            .map(|e| {
+                let mut s = e.to_string();
+                for key in [
+                    "\"id\":\"",
+                    "\"item_id\":\"",
+                    "\"call_id\":\"call_",
+                    "encrypted_content\":\"",
+                ] {
+                    while let Some(i) = s.find(key) {
+                        let end = s[i + key.len()..].find('"').unwrap() + i + key.len();
+                        s.replace_range(i..end, "#");
+                    }
+                }
+                let mut v: Value = serde_json::from_str(&s).unwrap_or(Value::Null);
+                if let Some(r) = v.get_mut("response") {
+                    r["created_at"] = json!(0);
+                }
+                v
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(&events),
+        strip(&run_chunked(name, 3)),
+        "{name}: 3-byte chunks differ"
+    );
+    let problems = check_strict(&events);
+    assert!(problems.is_empty(), "{name}: {problems:#?}\n{events:#?}");
+    events
+}
+
+fn done_items(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done")
+        .map(|e| e["item"].clone())
+        .collect()
+}
+
+fn terminal(events: &[Value]) -> &Value {
+    events.last().unwrap()
+}
+
+#[test]
+fn plain_text_with_usage() {
+    let evs = run("plain-text.sse");
+    assert_eq!(classify(&evs), Outcome::Ok);
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["content"][0]["text"], "The command printed: hi");
+    let deltas: Vec<&str> = evs
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, ["The ", "command ", "printed: ", "hi"]);
+    let t = terminal(&evs);
+    assert_eq!(t["type"], "response.completed");
+    assert!(t["response"]["id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(
+        t["response"]["usage"],
+        json!({"input_tokens": 1200, "input_tokens_details": {"cached_tokens": 100},
+        "output_tokens": 20, "output_tokens_details": {"reasoning_tokens": 5}, "total_tokens": 1220})
+    );
+    assert_eq!(t["response"]["output"], json!(items));
+}
+
+#[test]
+fn tool_call_with_arguments_split_over_many_chunks() {
+    let evs = run("tool-call-split-args.sse");
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 1);
+    let call = &items[0];
+    assert_eq!(
+        (
+            call["type"].as_str(),
+            call["name"].as_str(),
+            call["call_id"].as_str()
+        ),
+        (
+            Some("function_call"),
+            Some("exec_command"),
+            Some("call_abc")
+        )
+    );
+    assert_eq!(
+        call["arguments"],
+        r#"{"cmd":"echo hi","workdir":"/home/user/project"}"#
+    );
+    assert!(call["id"].as_str().unwrap().starts_with("fc_"));
+    assert_ne!(call["id"], call["call_id"]);
+    let joined: String = evs
+        .iter()
+        .filter(|e| e["type"] == "response.function_call_arguments.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(joined, call["arguments"].as_str().unwrap());
+    assert_eq!(terminal(&evs)["response"]["usage"]["total_tokens"], 62);
+}
+
+#[test]
+fn two_parallel_calls_never_merge() {
+    for name in ["parallel-calls.sse", "parallel-calls-same-index.sse"] {
+        let items = done_items(&run(name));
+        let got: Vec<(&str, &str)> = items
+            .iter()
+            .map(|i| {
+                (
+                    i["call_id"].as_str().unwrap(),
+                    i["arguments"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("call_1", r#"{"cmd":"ls"}"#),
+                ("call_2", r#"{"cmd":"pwd"}"#)
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_late_or_repeated_tool_name_is_right() {
+    let items = done_items(&run("late-name.sse"));
+    assert_eq!(
+        (items[0]["name"].as_str(), items[0]["arguments"].as_str()),
+        (Some("exec_command"), Some(r#"{"cmd":"date"}"#))
+    );
+    let items = done_items(&run("name-repeated.sse"));
+    assert_eq!(
+        (items[0]["name"].as_str(), items[0]["arguments"].as_str()),
+        (Some("exec_command"), Some(r#"{"cmd":"true"}"#))
+    );
+}
+
+#[test]
+fn apply_patch_returns_as_a_custom_tool_call_with_the_raw_patch() {
+    let evs = run("apply-patch.sse");
+    let items = done_items(&evs);
+    assert_eq!(items[0]["type"], "message");
+    let call = &items[1];
+    assert_eq!(call["type"], "custom_tool_call");
+    assert_eq!(call["name"], "apply_patch");
+    assert!(call["id"].as_str().unwrap().starts_with("ctc_"));
+    assert_eq!(call["input"], "*** Begin Patch\n*** Add File: hello.txt\n+hello \"quoted\" \\ back ünïcode\n*** End Patch\n");
+    let delta = evs
+        .iter()
+        .find(|e| e["type"] == "response.custom_tool_call_input.delta")
+        .unwrap();
+    assert_eq!(delta["delta"], call["input"]);
+    assert!(evs.iter().any(
+        |e| e["type"] == "response.custom_tool_call_input.done" && e["input"] == call["input"]
+    ));
+    assert!(!evs
+        .iter()
+        .any(|e| e["type"] == "response.function_call_arguments.delta"));
+}
+
+#[test]
+fn a_namespaced_call_gets_its_namespace_back() {
+    let items = done_items(&run("namespace.sse"));
+    assert_eq!(
+        (items[0]["namespace"].as_str(), items[0]["name"].as_str()),
+        (Some("multi_agent_v1"), Some("spawn_agent"))
+    );
+}
+
+#[test]
+fn reasoning_content_becomes_a_reasoning_item_that_round_trips() {
+    let evs = run("reasoning-content.sse");
+    let items = done_items(&evs);
+    let kinds: Vec<&str> = items.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reasoning", "message", "function_call"]);
+    assert_eq!(
+        items[0]["summary"],
+        json!([{"type": "summary_text", "text": "The user wants the date."}])
+    );
+    let env = Thinking::decode(items[0]["encrypted_content"].as_str().unwrap()).unwrap();
+    assert_eq!(env, Thinking::chat("The user wants the date."));
+    let u = &terminal(&evs)["response"]["usage"];
+    assert_eq!(
+        (
+            u["input_tokens_details"]["cached_tokens"].as_u64(),
+            u["output_tokens_details"]["reasoning_tokens"].as_u64()
+        ),
+        (Some(10), Some(25))
+    );
+    // Think tags inline in content are reasoning too, never answer text.
+    let items = done_items(&run("think-tags.sse"));
+    assert_eq!(items[0]["summary"][0]["text"], "\nPlan: say hi.\n");
+    assert_eq!(items[1]["content"][0]["text"], "\n\nHi there!");
+}
+
+#[test]
+fn finish_reason_length_is_incomplete() {
+    let evs = run("length.sse");
+    let t = terminal(&evs);
+    assert_eq!(t["type"], "response.incomplete");
+    assert_eq!(
+        t["response"]["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
+    assert_eq!(t["response"]["usage"]["output_tokens"], 4096);
+    assert!(matches!(classify(&evs), Outcome::Fatal(_)));
+}
+
+#[test]
+fn eof_without_done_fails_and_commits_nothing_partial() {
+    let evs = run("eof-without-done.sse");
+    let t = terminal(&evs);
+    assert_eq!(t["type"], "response.failed");
+    assert_eq!(t["response"]["error"]["code"], "server_error");
+    assert!(matches!(classify(&evs), Outcome::Retry(_)));
+    // The text was complete (a call followed it); the cut-off call is never committed, so Codex
+    // cannot run a half-received command.
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 1, "{evs:#?}");
+    assert_eq!(items[0]["content"][0]["text"], "Partial ans");
+    assert!(
+        evs.iter()
+            .any(|e| e["type"] == "response.output_item.added"
+                && e["item"]["type"] == "function_call")
+    );
+}
+
+#[test]
+fn an_error_chunk_fails_the_stream() {
+    let evs = run("error-chunk.sse");
+    let t = terminal(&evs);
+    assert_eq!(t["type"], "response.failed");
+    assert!(t["response"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upstream overloaded"));
+    assert!(!evs.iter().any(|e| e["type"] == "response.completed"));
+}
+
+#[test]
+fn text_after_a_tool_call_opens_a_new_message() {
+    let items = done_items(&run("text-after-call.sse"));
+    let kinds: Vec<&str> = items.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["message", "function_call", "message"]);
+    assert_eq!(items[2]["content"][0]["text"], "After.");
+}
+
+#[test]
+fn the_validator_classifies_codexs_own_vectors() {
+    let dir = fixture("codex-0.169/streams");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let outcome = classify(&parse_sse(&std::fs::read_to_string(&path).unwrap()));
+        let ok = match name.split('-').next().unwrap() {
+            "ok" => outcome == Outcome::Ok,
+            "lost" => outcome == Outcome::Lost,
+            "retry" => matches!(outcome, Outcome::Retry(_)),
+            "fatal" => matches!(outcome, Outcome::Fatal(_)),
+            other => panic!("unexpected vector {other}"),
+        };
+        assert!(ok, "{name}: {outcome:?}");
+        seen += 1;
+    }
+    assert_eq!(seen, 16);
+}
