@@ -216,6 +216,7 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
     );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        let shutdown = server::shutdown_signal();
         let listener = tokio::net::TcpListener::bind((host, port))
             .await
             .with_context(|| {
@@ -234,7 +235,7 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
         }
         println!("settings: {}", describe_sources(&settings));
         let state = Arc::new(server::AppState::new(settings, options));
-        server::serve(listener, state, server::shutdown_signal()).await?;
+        server::serve(listener, state, shutdown).await?;
         Ok::<_, anyhow::Error>(0)
     })
 }

@@ -1,0 +1,251 @@
+//! The `codex-shim` binary: serve, the daemon commands, listing and errors.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Env {
+    fn new() -> Self {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, port }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_codex-shim"));
+        c.arg("--port").arg(self.port.to_string()).args(args);
+        c.env("HOME", self.path("home"))
+            .env("CODEX_SHIM_HOME", self.path("state"))
+            .env("CODEX_HOME", self.path("codex"))
+            .env_remove("CODEX_SHIM_SETTINGS");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop"]);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn serve_starts_without_config_and_says_what_it_serves_and_where_it_looked() {
+    let env = Env::new();
+    let mut child = env
+        .cmd(&["serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(lines.next().unwrap().unwrap());
+    }
+    assert_eq!(
+        seen[0],
+        format!(
+            "codex-shim {} listening on http://127.0.0.1:{}",
+            codex_shim::VERSION,
+            env.port
+        )
+    );
+    assert!(seen[1].starts_with("serving 0 models"), "{seen:?}");
+    let home = env.path("home");
+    assert!(
+        seen[2].contains(&format!(
+            "{} (not found)",
+            home.join(".factory/settings.json").display()
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen[2].contains(&format!(
+            "{} (not found)",
+            home.join(".codex-shim/models.json").display()
+        )),
+        "{seen:?}"
+    );
+    // SIGTERM shuts it down gracefully.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn start_status_stop_manage_one_background_server() {
+    let env = Env::new();
+    let o = env.run(&["start"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("started on http://127.0.0.1:{}", env.port)),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["status"]);
+    assert!(
+        o.status.success() && text(&o).contains("is running"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["start"]);
+    assert!(
+        o.status.success() && text(&o).contains("already running"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["stop"]);
+    assert!(
+        o.status.success() && text(&o).contains("stopped"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["status"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("stopped"));
+    assert!(!env.path("state/shim.pid").exists());
+}
+
+#[test]
+fn stop_never_signals_a_process_that_is_not_the_shim() {
+    let env = Env::new();
+    let mut stranger = Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::create_dir_all(env.path("state")).unwrap();
+    std::fs::write(
+        env.path("state/shim.pid"),
+        format!("{{\"pid\":{},\"port\":{}}}", stranger.id(), env.port),
+    )
+    .unwrap();
+    let o = env.run(&["stop"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("left that process alone"), "{}", text(&o));
+    assert!(
+        stranger.try_wait().unwrap().is_none(),
+        "the unrelated process was killed"
+    );
+    assert_eq!(env.run(&["status"]).status.code(), Some(1));
+    stranger.kill().unwrap();
+    let _ = stranger.wait();
+}
+
+#[test]
+fn start_refuses_a_port_another_program_holds() {
+    let env = Env::new();
+    let holder = std::net::TcpListener::bind(("127.0.0.1", env.port)).unwrap();
+    let o = env.run(&["start"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(&format!("port {} is in use by another program", env.port)),
+        "{}",
+        text(&o)
+    );
+    drop(holder);
+}
+
+fn write(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+#[test]
+fn list_reads_both_default_files_and_bad_settings_name_file_model_and_field() {
+    let env = Env::new();
+    write(
+        &env.path("home/.factory/settings.json"),
+        r#"{"customModels":[{"model":"glm-4.6","displayName":"GLM","provider":"generic-chat-completion-api","baseUrl":"https://api.z.ai/api/paas/v4","apiKey":"${ZAI_KEY}"}]}"#,
+    );
+    write(
+        &env.path("home/.codex-shim/models.json"),
+        r#"{"models":["llama3.2"]}"#,
+    );
+    let o = env.run(&["list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "glm-4-6   GLM  ->  glm-4.6 (generic-chat-completion-api)\nllama3-2  llama3.2  ->  llama3.2 (ollama)\n");
+    assert_eq!(env.run(&["model", "list"]).stdout, o.stdout);
+
+    let bad = env.path("bad.json");
+    write(
+        &bad,
+        r#"{"models":[{"model":"a","provider":"ollama"},{"model":"b","provider":"ollama","noImageSupport":"nope"}]}"#,
+    );
+    let o = env
+        .cmd(&["--settings", bad.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim(), format!("codex-shim: {}: model #1, field `noImageSupport`: expected true or false, found \"nope\"", bad.display()));
+    let o = env
+        .cmd(&["--settings", "/nonexistent/models.json", "generate"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("/nonexistent/models.json: settings file not found"),
+        "{}",
+        text(&o)
+    );
+    let o = env
+        .cmd(&["list"])
+        .env("HOME", env.path("empty-home"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("No models configured"), "{}", text(&o));
+}
+
+#[test]
+fn help_describes_the_commands_with_examples() {
+    let o = Command::new(env!("CARGO_BIN_EXE_codex-shim"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "serve",
+        "start",
+        "stop",
+        "restart",
+        "status",
+        "generate",
+        "list",
+        "codex",
+        "--settings",
+        "--port",
+        "Examples:",
+        "codex-shim codex -m",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+}
