@@ -38,6 +38,20 @@ pub(super) struct Prepared {
     who: String,
     tools: ToolMap,
     encoder: EncoderConfig,
+    /// The key and header values, to scrub from any upstream text that echoes them.
+    secrets: Vec<String>,
+}
+
+impl Prepared {
+    /// Removes every secret from a failure's message (some upstreams echo the key they rejected).
+    fn redact(&self, mut f: Failure) -> Failure {
+        for secret in &self.secrets {
+            if f.message.contains(secret.as_str()) {
+                f.message = f.message.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        f
+    }
 }
 
 impl Prepared {
@@ -85,6 +99,14 @@ impl Prepared {
                 _ => Value::from("auto"),
             },
         };
+        // Short values (a header like `X-Title: codex`) are not secrets worth scrubbing.
+        let secrets = resolved
+            .api_key
+            .iter()
+            .chain(resolved.extra_headers.iter().map(|(_, v)| v))
+            .filter(|v| v.len() >= 8)
+            .cloned()
+            .collect();
         Prepared {
             url,
             headers,
@@ -92,6 +114,7 @@ impl Prepared {
             who,
             tools: translation.tools,
             encoder,
+            secrets,
         }
     }
 }
@@ -157,8 +180,10 @@ pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> B
     let mut fut: SendFuture = Box::pin(send);
     let begin_state = match tokio::time::timeout(state.options.header_wait, &mut fut).await {
         Ok(Ok(resp)) if resp.status().is_success() => BeginState::Ready(resp),
-        Ok(Ok(resp)) => BeginState::Failed(http_failure(resp, &prepared.who).await),
-        Ok(Err(e)) => BeginState::Failed(transport_failure(&e, &prepared.who)),
+        Ok(Ok(resp)) => {
+            BeginState::Failed(prepared.redact(http_failure(resp, &prepared.who).await))
+        }
+        Ok(Err(e)) => BeginState::Failed(prepared.redact(transport_failure(&e, &prepared.who))),
         Err(_) => BeginState::Pending(fut),
     };
     Begin {
@@ -237,7 +262,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         state: begin_state,
     } = begin;
     let heartbeat = state.options.heartbeat;
-    let mut enc = ResponsesEncoder::new(prepared.encoder);
+    let mut enc = ResponsesEncoder::new(prepared.encoder.clone());
     if !send_all(&tx, enc.start()).await {
         return;
     }
@@ -251,11 +276,11 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         BeginState::Pending(mut fut) => loop {
             tokio::select! {
                 r = &mut fut => {
-                    let failure = match r {
+                    let failure = prepared.redact(match r {
                         Ok(r) if r.status().is_success() => break r,
                         Ok(r) => http_failure(r, &prepared.who).await,
                         Err(e) => transport_failure(&e, &prepared.who),
-                    };
+                    });
                     send_all(&tx, enc.fail(&failure)).await;
                     log.finish(None, &failure);
                     return;
@@ -311,9 +336,11 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         };
         let mut failure = None;
         let mut out = Vec::new();
-        for ev in events {
-            if let StreamEvent::Error(f) = &ev {
+        for mut ev in events {
+            if let StreamEvent::Error(f) = ev {
+                let f = prepared.redact(f);
                 failure = Some(f.clone());
+                ev = StreamEvent::Error(f);
             }
             out.extend(enc.push(ev));
         }

@@ -69,10 +69,11 @@ pub struct Usage {
 
 impl Usage {
     /// The strict shape Codex parses (contract §4.5): both detail objects with their inner fields.
+    /// `cache_write_tokens` is optional for Codex but required by openai-python's `ResponseUsage`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "input_tokens": self.input_tokens,
-            "input_tokens_details": {"cached_tokens": self.cached_tokens},
+            "input_tokens_details": {"cached_tokens": self.cached_tokens, "cache_write_tokens": 0},
             "output_tokens": self.output_tokens,
             "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": self.total_tokens,

@@ -16,3 +16,44 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub fn read_fixture(rel: &str) -> String {
     std::fs::read_to_string(fixture(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
+
+/// The tools Codex declares with a freeform apply_patch (a real captured request).
+pub fn codex_tools() -> codex_shim::translate::tools::ToolMap {
+    let req: codex_shim::protocol::responses::ResponsesRequest = serde_json::from_str(
+        &read_fixture("codex-0.169/apply-patch-freeform/01-initial.body.json"),
+    )
+    .unwrap();
+    codex_shim::translate::tools::ToolMap::from_specs(&req.tools)
+}
+
+/// Runs a raw chat completions stream through the decoder and the encoder, fed in `chunk`-byte
+/// pieces, the way the server does; returns every Responses event.
+pub fn run_chunked(raw: &str, chunk: usize) -> Vec<serde_json::Value> {
+    use codex_shim::translate::{chat_stream::ChatStreamDecoder, encoder::*, sse::SseParser};
+    let tools = codex_tools();
+    let mut dec = ChatStreamDecoder::new(&tools, "model `m` (upstream `m` at fake)");
+    let mut enc = ResponsesEncoder::new(EncoderConfig {
+        model: "m".into(),
+        tools,
+        parallel_tool_calls: true,
+        tool_choice: serde_json::json!("auto"),
+    });
+    let mut parser = SseParser::new();
+    let mut out = enc.start();
+    for piece in raw.as_bytes().chunks(chunk) {
+        for ev in parser.feed(piece) {
+            for se in dec.data(&ev.data) {
+                out.extend(enc.push(se));
+            }
+        }
+    }
+    for ev in parser.finish() {
+        for se in dec.data(&ev.data) {
+            out.extend(enc.push(se));
+        }
+    }
+    for se in dec.end_of_stream() {
+        out.extend(enc.push(se));
+    }
+    out
+}

@@ -67,7 +67,7 @@ pub fn classify(events: &[Value]) -> Outcome {
             }
             "response.completed" => {
                 let r = &ev["response"];
-                if !r["id"].as_str().is_some_and(|s| !s.is_empty()) {
+                if r["id"].as_str().is_none_or(|s| s.is_empty()) {
                     return Outcome::Retry("completed without response.id".into());
                 }
                 if !usage_ok(&r["usage"]) {
