@@ -249,3 +249,27 @@ fn help_describes_the_commands_with_examples() {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
 }
+
+#[test]
+fn the_readme_settings_example_loads_as_documented() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("Put models in `~/.codex-shim/models.json`:\n\n```json\n")
+        .expect("example present")
+        + 51;
+    let json = &readme[start..start + readme[start..].find("```").unwrap()];
+    let env = Env::new();
+    let file = env.path("readme.json");
+    write(&file, json);
+    let o = env
+        .cmd(&["--settings", file.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let listed = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        readme.contains(&listed),
+        "the README's `codex-shim list` output is out of date:\n{listed}"
+    );
+}
