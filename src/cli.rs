@@ -81,16 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Serve { host } => serve(&source, &host, cli.port),
         Command::Start => {
-            println!(
-                "{}",
-                daemon::start(
-                    &std::env::current_exe()?,
-                    &serve_args(&cli.settings, cli.port),
-                    cli.port,
-                    &paths::pid_file(),
-                    &paths::log_file()
-                )?
-            );
+            println!("{}", start_daemon(&source, &cli.settings, cli.port)?);
             Ok(0)
         }
         Command::Stop => {
@@ -99,16 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Restart => {
             println!("{}", daemon::stop(&paths::pid_file())?);
-            println!(
-                "{}",
-                daemon::start(
-                    &std::env::current_exe()?,
-                    &serve_args(&cli.settings, cli.port),
-                    cli.port,
-                    &paths::pid_file(),
-                    &paths::log_file()
-                )?
-            );
+            println!("{}", start_daemon(&source, &cli.settings, cli.port)?);
             Ok(0)
         }
         Command::Status => match daemon::running(&paths::pid_file()) {
@@ -148,6 +130,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 
 fn load(source: &SettingsSource) -> anyhow::Result<Settings> {
     Settings::load(source).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Starts the background server (or reports the one running) for the current settings.
+fn start_daemon(
+    source: &SettingsSource,
+    settings_flag: &Option<PathBuf>,
+    port: u16,
+) -> anyhow::Result<String> {
+    let fingerprint = load(source)?.fingerprint;
+    daemon::start(
+        &std::env::current_exe()?,
+        &serve_args(settings_flag, port),
+        port,
+        &paths::pid_file(),
+        &paths::log_file(),
+        &fingerprint,
+    )
 }
 
 fn serve_args(settings: &Option<PathBuf>, port: u16) -> Vec<String> {
@@ -256,13 +255,7 @@ fn launch_codex(
     let catalog_path = paths::catalog_file();
     catalog::write(&settings, &catalog_path)
         .with_context(|| format!("writing {}", catalog_path.display()))?;
-    let msg = daemon::start(
-        &std::env::current_exe()?,
-        &serve_args(settings_flag, port),
-        port,
-        &paths::pid_file(),
-        &paths::log_file(),
-    )?;
+    let msg = start_daemon(source, settings_flag, port)?;
     eprintln!("{msg}");
     codex::exec_codex(&codex::codex_args(
         port,

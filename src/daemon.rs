@@ -25,6 +25,8 @@ pub struct Health {
     pub service: Option<String>,
     pub pid: Option<u32>,
     pub models: Option<usize>,
+    /// The settings fingerprint it was started with.
+    pub settings: Option<String>,
 }
 
 /// `GET /health` on loopback (no proxy), with a short timeout.
@@ -89,21 +91,28 @@ pub fn running(pid_file: &Path) -> Option<(PidInfo, Health)> {
     (h.service.as_deref() == Some("codex-shim") && h.pid == Some(info.pid)).then_some((info, h))
 }
 
-/// Starts `exe serve` in the background with output appended to `log`.
+/// Starts `exe serve` in the background with output appended to `log`. `fingerprint` is the
+/// current settings' [`crate::settings::Settings::fingerprint`]: a server already running with
+/// other settings is reported, not silently reused.
 pub fn start(
     exe: &Path,
     serve_args: &[String],
     port: u16,
     pid_file: &Path,
     log: &Path,
+    fingerprint: &str,
 ) -> anyhow::Result<String> {
     if let Some((info, h)) = running(pid_file) {
         if info.port == port {
-            return Ok(format!(
+            let mut msg = format!(
                 "codex-shim is already running on http://127.0.0.1:{port} with pid {} ({} models).",
                 info.pid,
                 h.models.unwrap_or(0)
-            ));
+            );
+            if h.settings.as_deref() != Some(fingerprint) {
+                msg.push_str("\nIts settings differ from the files on disk now; run `codex-shim restart` to load them.");
+            }
+            return Ok(msg);
         }
         anyhow::bail!(
             "codex-shim is already running on port {} (pid {}); stop it first or use --port {}",

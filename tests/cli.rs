@@ -273,3 +273,32 @@ fn the_readme_settings_example_loads_as_documented() {
         "the README's `codex-shim list` output is out of date:\n{listed}"
     );
 }
+
+#[test]
+fn a_server_started_with_older_settings_is_reported() {
+    let env = Env::new();
+    let file = env.path("models.json");
+    write(&file, r#"["llama3.2"]"#);
+    let settings = file.to_str().unwrap();
+    assert!(env.run(&["--settings", settings, "start"]).status.success());
+    let o = env.run(&["--settings", settings, "start"]);
+    assert!(
+        text(&o).contains("already running") && !text(&o).contains("restart"),
+        "{}",
+        text(&o)
+    );
+    write(&file, r#"["llama3.2", "qwen3"]"#);
+    let o = env.run(&["--settings", settings, "start"]);
+    assert!(
+        text(&o).contains("run `codex-shim restart` to load them"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["--settings", settings, "restart"]);
+    assert!(
+        o.status.success() && text(&o).contains("started"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&env.run(&["status"])).contains("(2 models)"));
+}

@@ -440,3 +440,34 @@ async fn models_and_health_describe_the_catalog_without_secrets() {
     );
     assert_eq!(health["version"], codex_shim::VERSION);
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_stream_true_still_works() {
+    let (up, shim) = setup().await;
+    let completion = json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "tool_calls",
+        "message": {"role": "assistant", "content": "Running it.", "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"}},
+            {"id": "call_b", "type": "function", "function": {"name": "exec_command", "arguments": "{\"cmd\":\"pwd\"}"}}]}}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}});
+    up.push(Reply::Status {
+        status: 200,
+        body: completion.to_string(),
+        headers: vec![("content-type".into(), "application/json".into())],
+    });
+    let (status, _, text) = call(&shim, &body("m", true)).await;
+    assert_eq!(status, 200);
+    let evs = parse_sse(&text);
+    assert!(check_strict(&evs).is_empty(), "{:?}", check_strict(&evs));
+    assert_eq!(classify(&evs), Outcome::Ok);
+    let items: Vec<Value> = evs
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done")
+        .map(|e| e["item"].clone())
+        .collect();
+    assert_eq!(items[0]["content"][0]["text"], "Running it.");
+    assert_eq!(
+        (items[1]["call_id"].as_str(), items[2]["call_id"].as_str()),
+        (Some("call_a"), Some("call_b"))
+    );
+    assert_eq!(evs.last().unwrap()["response"]["usage"]["total_tokens"], 13);
+}

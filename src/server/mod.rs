@@ -108,6 +108,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "service": "codex-shim",
         "version": crate::VERSION,
         "models": state.settings.models.len(),
+        "settings": state.settings.fingerprint,
         "pid": std::process::id(),
         "port": state.options.port,
     }))

@@ -132,6 +132,19 @@ impl RequestLog {
         self.line(upstream_status, "failed", Some(failure));
     }
 
+    /// Logs the end of a stream that reached the upstream's body.
+    fn end(&mut self, enc: &ResponsesEncoder, upstream_status: u16, failure: Option<Failure>) {
+        self.usage = enc.usage();
+        match failure {
+            Some(f) => self.finish(Some(upstream_status), &f),
+            None => self.line(
+                Some(upstream_status),
+                enc.terminal().unwrap_or("failed"),
+                None,
+            ),
+        }
+    }
+
     fn line(&self, upstream_status: Option<u16>, outcome: &str, failure: Option<&Failure>) {
         let u = self.usage.unwrap_or_default();
         tracing::info!(
@@ -299,6 +312,25 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         },
     };
     let status = resp.status().as_u16();
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        // A server that ignored `stream: true` and sent the whole completion at once.
+        let mut decoder = ChatStreamDecoder::new(&prepared.tools, prepared.who.clone());
+        let events = match tokio::time::timeout(state.options.upstream_idle, resp.text()).await {
+            Ok(Ok(text)) => decoder.complete_json(&text),
+            Ok(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
+            Err(_) => decoder.transport_error("timed out reading the reply"),
+        };
+        log.first_byte.get_or_insert_with(|| log.started.elapsed());
+        let (out, failure) = encode(&prepared, &mut enc, events);
+        send_all(&tx, out).await;
+        log.end(&enc, status, failure);
+        return;
+    }
     let mut body = resp.bytes_stream();
     let mut parser = SseParser::new();
     let mut decoder = ChatStreamDecoder::new(&prepared.tools, prepared.who.clone());
@@ -334,16 +366,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
                 return;
             }
         };
-        let mut failure = None;
-        let mut out = Vec::new();
-        for mut ev in events {
-            if let StreamEvent::Error(f) = ev {
-                let f = prepared.redact(f);
-                failure = Some(f.clone());
-                ev = StreamEvent::Error(f);
-            }
-            out.extend(enc.push(ev));
-        }
+        let (out, failure) = encode(&prepared, &mut enc, events);
         if !out.is_empty() {
             last_sent = Instant::now();
             if !send_all(&tx, out).await {
@@ -351,13 +374,31 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
                 return;
             }
         }
-        if let Some(outcome) = enc.terminal() {
-            log.usage = enc.usage();
-            match failure {
-                Some(f) => log.finish(Some(status), &f),
-                None => log.line(Some(status), outcome, None),
-            }
+        if enc.terminal().is_some() {
+            log.end(&enc, status, failure);
             return;
         }
     }
+}
+
+/// Encodes decoder events, scrubbing secrets from any failure; returns the events and the failure.
+fn encode(
+    prepared: &Prepared,
+    enc: &mut ResponsesEncoder,
+    events: Vec<StreamEvent>,
+) -> (Vec<Value>, Option<Failure>) {
+    let mut out = Vec::new();
+    let mut failure = None;
+    for ev in events {
+        let ev = match ev {
+            StreamEvent::Error(f) => {
+                let f = prepared.redact(f);
+                failure = Some(f.clone());
+                StreamEvent::Error(f)
+            }
+            other => other,
+        };
+        out.extend(enc.push(ev));
+    }
+    (out, failure)
 }

@@ -132,6 +132,9 @@ pub struct SourceInfo {
 pub struct Settings {
     pub models: Vec<ModelConfig>,
     pub sources: Vec<SourceInfo>,
+    /// Identifies the files' paths and contents, so a running server can tell whether it was
+    /// started with the settings on disk now. A 64-bit hash: it reveals nothing of a key.
+    pub fingerprint: String,
 }
 
 /// A settings problem, naming where it is.
@@ -203,6 +206,7 @@ impl Settings {
     /// Reads and validates every file of `source`.
     pub fn load(source: &SettingsSource) -> Result<Self, SettingsError> {
         let mut settings = Settings::default();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
         match source {
             SettingsSource::Explicit(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| SettingsError {
@@ -215,6 +219,7 @@ impl Settings {
                         format!("cannot read: {e}")
                     },
                 })?;
+                std::hash::Hash::hash(&(path, &text), &mut hasher);
                 let models = Self::parse_file(path, &text)?;
                 settings.sources.push(SourceInfo {
                     path: path.clone(),
@@ -226,6 +231,7 @@ impl Settings {
                 for path in paths {
                     match std::fs::read_to_string(path) {
                         Ok(text) => {
+                            std::hash::Hash::hash(&(path, &text), &mut hasher);
                             let models = Self::parse_file(path, &text)?;
                             settings.sources.push(SourceInfo {
                                 path: path.clone(),
@@ -234,6 +240,7 @@ impl Settings {
                             settings.merge(models);
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            std::hash::Hash::hash(&(path, "(missing)"), &mut hasher);
                             settings.sources.push(SourceInfo {
                                 path: path.clone(),
                                 models: None,
@@ -251,6 +258,7 @@ impl Settings {
                 }
             }
         }
+        settings.fingerprint = format!("{:016x}", std::hash::Hasher::finish(&hasher));
         Ok(settings)
     }
 

@@ -120,6 +120,36 @@ impl ChatStreamDecoder {
         out
     }
 
+    /// A complete, non-streamed `chat.completion` (some servers ignore `stream: true`): decoded as
+    /// one chunk holding the whole message, then the end of the stream.
+    pub fn complete_json(&mut self, body: &str) -> Vec<StreamEvent> {
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) else {
+            return self.fail(Failure::transient(
+                502,
+                format!(
+                    "{}: the upstream answered with JSON that could not be read",
+                    self.who
+                ),
+            ));
+        };
+        if let Some(choice) = v.get_mut("choices").and_then(|c| c.get_mut(0)) {
+            if let Some(message) = choice.get_mut("message").map(serde_json::Value::take) {
+                choice["delta"] = message;
+            }
+            if let Some(calls) = choice["delta"]
+                .get_mut("tool_calls")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for (i, call) in calls.iter_mut().enumerate() {
+                    call["index"] = serde_json::json!(i);
+                }
+            }
+        }
+        let mut out = self.data(&v.to_string());
+        out.extend(self.data("[DONE]"));
+        out
+    }
+
     /// The upstream closed the connection.
     pub fn end_of_stream(&mut self) -> Vec<StreamEvent> {
         let mut out = Vec::new();
