@@ -205,58 +205,37 @@ fn expand_tilde(path: &Path) -> PathBuf {
 impl Settings {
     /// Reads and validates every file of `source`.
     pub fn load(source: &SettingsSource) -> Result<Self, SettingsError> {
+        let (paths, required) = match source {
+            SettingsSource::Explicit(path) => (std::slice::from_ref(path), true),
+            SettingsSource::Defaults(paths) => (paths.as_slice(), false),
+        };
         let mut settings = Settings::default();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        match source {
-            SettingsSource::Explicit(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| SettingsError {
-                    file: path.clone(),
-                    index: None,
-                    field: None,
-                    message: if e.kind() == std::io::ErrorKind::NotFound {
-                        "settings file not found (create it, or drop --settings / CODEX_SHIM_SETTINGS to use the defaults)".into()
-                    } else {
-                        format!("cannot read: {e}")
-                    },
-                })?;
-                std::hash::Hash::hash(&(path, &text), &mut hasher);
-                let models = Self::parse_file(path, &text)?;
-                settings.sources.push(SourceInfo {
-                    path: path.clone(),
-                    models: Some(models.len()),
-                });
-                settings.merge(models);
-            }
-            SettingsSource::Defaults(paths) => {
-                for path in paths {
-                    match std::fs::read_to_string(path) {
-                        Ok(text) => {
-                            std::hash::Hash::hash(&(path, &text), &mut hasher);
-                            let models = Self::parse_file(path, &text)?;
-                            settings.sources.push(SourceInfo {
-                                path: path.clone(),
-                                models: Some(models.len()),
-                            });
-                            settings.merge(models);
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            std::hash::Hash::hash(&(path, "(missing)"), &mut hasher);
-                            settings.sources.push(SourceInfo {
-                                path: path.clone(),
-                                models: None,
-                            });
-                        }
-                        Err(e) => {
-                            return Err(SettingsError {
-                                file: path.clone(),
-                                index: None,
-                                field: None,
-                                message: format!("cannot read: {e}"),
-                            })
-                        }
-                    }
+        for path in paths {
+            let error = |message: String| SettingsError {
+                file: path.clone(),
+                index: None,
+                field: None,
+                message,
+            };
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(error("settings file not found (create it, or drop --settings / CODEX_SHIM_SETTINGS to use the defaults)".into()))
                 }
-            }
+                Err(e) => return Err(error(format!("cannot read: {e}"))),
+            };
+            std::hash::Hash::hash(&(path, &text), &mut hasher);
+            let models = match &text {
+                Some(text) => Some(Self::parse_file(path, text)?),
+                None => None,
+            };
+            settings.sources.push(SourceInfo {
+                path: path.clone(),
+                models: models.as_ref().map(Vec::len),
+            });
+            settings.merge(models.unwrap_or_default());
         }
         settings.fingerprint = format!("{:016x}", std::hash::Hasher::finish(&hasher));
         Ok(settings)

@@ -17,9 +17,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Value};
 
 use super::envelope::Thinking;
-use super::tools::{flat_name, ToolMap};
+use super::tools::{chat_tool_choice, chat_tools, flat_name, ToolMap};
 use crate::protocol::chat::*;
-use crate::protocol::responses::{ContentPart, InputItem, ResponsesRequest, ToolOutput, ToolSpec};
+use crate::protocol::responses::{ContentPart, InputItem, ResponsesRequest, ToolOutput};
 use crate::settings::ModelConfig;
 
 /// The upstream request plus what the reply decoder needs.
@@ -39,7 +39,7 @@ const IMAGE_OMITTED: &str = "[image omitted: this model does not accept images]"
 /// Maps a Responses request to a streaming chat completions request for `model`.
 pub fn to_chat(req: &ResponsesRequest, model: &ModelConfig) -> ChatTranslation {
     let mut dropped = Vec::new();
-    let (tools, tool_map) = tools_to_chat(&req.tools, &mut dropped);
+    let (tools, tool_map) = chat_tools(&req.tools, &mut dropped);
     let mut b = Builder {
         model: Some(model),
         text_history: tools.is_empty(),
@@ -64,7 +64,7 @@ pub fn to_chat(req: &ResponsesRequest, model: &ModelConfig) -> ChatTranslation {
             include_usage: true,
         }),
         tool_choice: if has_tools {
-            tool_choice(req.tool_choice.as_ref(), &tool_map)
+            chat_tool_choice(req.tool_choice.as_ref(), &tool_map)
         } else {
             None
         },
@@ -116,146 +116,6 @@ fn response_format(format: &Value) -> Option<Value> {
         "json_object" => Some(json!({"type": "json_object"})),
         _ => None,
     }
-}
-
-fn tools_to_chat(specs: &[ToolSpec], dropped: &mut Vec<String>) -> (Vec<ChatTool>, ToolMap) {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    for spec in specs {
-        add_tool(spec, None, None, &mut out, &mut seen, dropped);
-    }
-    let map = ToolMap::from_specs(specs);
-    (out, map)
-}
-
-fn add_tool(
-    spec: &ToolSpec,
-    ns: Option<&str>,
-    ns_desc: Option<&str>,
-    out: &mut Vec<ChatTool>,
-    seen: &mut HashSet<String>,
-    dropped: &mut Vec<String>,
-) {
-    let (name, description, parameters) = match spec {
-        ToolSpec::Function {
-            name,
-            description,
-            parameters,
-        } => (name, description.clone(), object_root(parameters.clone())),
-        ToolSpec::Custom {
-            name,
-            description,
-            format,
-        } => (
-            name,
-            Some(custom_description(description.as_deref(), format.as_ref())),
-            freeform_schema(),
-        ),
-        ToolSpec::Namespace {
-            name,
-            description,
-            tools,
-        } => {
-            for member in tools {
-                add_tool(
-                    member,
-                    Some(name),
-                    description.as_deref(),
-                    out,
-                    seen,
-                    dropped,
-                );
-            }
-            return;
-        }
-        ToolSpec::Other { kind } => {
-            dropped.push(format!("tool `{kind}` (not available on chat upstreams)"));
-            return;
-        }
-    };
-    let flat = flat_name(ns, name);
-    if !seen.insert(flat.clone()) {
-        dropped.push(format!("duplicate tool `{flat}`"));
-        return;
-    }
-    let description = match (ns_desc, description) {
-        (Some(nd), Some(d)) => Some(format!(
-            "{d}\n\n(Part of `{}`: {nd})",
-            ns.unwrap_or_default()
-        )),
-        (_, d) => d,
-    };
-    out.push(ChatTool {
-        kind: "function",
-        function: FunctionDef {
-            name: flat,
-            description,
-            parameters,
-        },
-    });
-}
-
-/// Strict providers (Grok, llama.cpp) require an object at the root of every schema.
-fn object_root(schema: Option<Value>) -> Value {
-    match schema {
-        Some(Value::Object(mut map)) => {
-            match map.get("type").and_then(Value::as_str) {
-                Some("object") => {}
-                None if !map.contains_key("anyOf") && !map.contains_key("oneOf") => {
-                    map.insert("type".into(), json!("object"));
-                    map.entry("properties").or_insert_with(|| json!({}));
-                }
-                _ => {
-                    return json!({"type": "object", "properties": {"value": Value::Object(map)}, "required": ["value"]})
-                }
-            }
-            Value::Object(map)
-        }
-        _ => json!({"type": "object", "properties": {}}),
-    }
-}
-
-fn freeform_schema() -> Value {
-    json!({"type": "object", "properties": {"input": {"type": "string",
-        "description": "The complete raw input for this tool, exactly as the tool expects it (not JSON-encoded further)."}},
-        "required": ["input"], "additionalProperties": false})
-}
-
-fn custom_description(description: Option<&str>, format: Option<&Value>) -> String {
-    let mut text = description.unwrap_or("A freeform tool.").to_string();
-    text.push_str("\n\nPut the whole raw input in the `input` string.");
-    if let Some(f) = format.filter(|f| f.get("type").and_then(Value::as_str) == Some("grammar")) {
-        let syntax = f.get("syntax").and_then(Value::as_str).unwrap_or("lark");
-        if let Some(def) = f.get("definition").and_then(Value::as_str) {
-            text.push_str(&format!(" It must match this {syntax} grammar:\n{def}"));
-        }
-    }
-    text
-}
-
-fn tool_choice(choice: Option<&Value>, tools: &ToolMap) -> Option<Value> {
-    let choice = choice?;
-    let mode = |m: &str| match m {
-        "none" | "required" => json!(m),
-        _ => json!("auto"),
-    };
-    Some(match choice {
-        Value::String(s) => mode(s),
-        Value::Object(o) => match o.get("type").and_then(Value::as_str).unwrap_or("auto") {
-            "function" | "custom" => {
-                let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
-                let flat = flat_name(o.get("namespace").and_then(Value::as_str), name);
-                if tools.contains(&flat) {
-                    json!({"type": "function", "function": {"name": flat}})
-                } else {
-                    json!("auto")
-                }
-            }
-            "allowed_tools" => mode(o.get("mode").and_then(Value::as_str).unwrap_or("auto")),
-            other => mode(other),
-        },
-        _ => json!("auto"),
-    })
 }
 
 /// One tool result, before it is placed after its call.
