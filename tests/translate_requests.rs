@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 
 use codex_shim::protocol::responses::{InputItem, ResponsesRequest};
 use codex_shim::settings::{ModelConfig, Settings};
-use codex_shim::translate::chat_request::{to_chat, INTERRUPTED_OUTPUT};
+use codex_shim::translate::chat_request::to_chat;
 use codex_shim::translate::envelope::Thinking;
+use codex_shim::translate::history::INTERRUPTED_OUTPUT;
 
 fn model(extra: Value) -> ModelConfig {
     let mut row = json!({"model": "up-model", "provider": "generic-chat-completion-api", "base_url": "https://api.example.com/v1"});

@@ -75,6 +75,17 @@ impl Provider {
     }
 }
 
+/// How an Anthropic-style upstream receives the key (chat upstreams always get `Bearer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthHeader {
+    /// The provider's usual header: `x-api-key` for Anthropic.
+    #[default]
+    Default,
+    XApiKey,
+    /// `Authorization: Bearer`, for gateways that want it.
+    Bearer,
+}
+
 /// Ollama's OpenAI-compatible endpoint on this machine.
 pub const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434/v1";
 
@@ -98,6 +109,8 @@ pub struct ModelConfig {
     pub supports_reasoning_effort: bool,
     /// Extra request headers; values may contain `${VAR}`.
     pub extra_headers: Vec<(String, String)>,
+    /// How the key is sent to an Anthropic-style upstream.
+    pub auth_header: AuthHeader,
     /// The file this model came from.
     pub source: PathBuf,
     /// Its position in that file's list (0-based).

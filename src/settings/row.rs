@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::{ModelConfig, Provider, OLLAMA_BASE_URL};
+use super::{AuthHeader, ModelConfig, Provider, OLLAMA_BASE_URL};
 
 /// A row before its slug is known.
 pub(super) struct Row {
@@ -22,6 +22,7 @@ pub(super) struct Row {
     no_image_support: bool,
     supports_reasoning_effort: Option<bool>,
     extra_headers: Vec<(String, String)>,
+    auth_header: AuthHeader,
 }
 
 /// A field error: the field's name (as the user wrote it) and what is wrong.
@@ -67,6 +68,7 @@ pub(super) fn parse_row(value: &Value) -> Result<Row, FieldError> {
                 no_image_support: false,
                 supports_reasoning_effort: None,
                 extra_headers: Vec::new(),
+                auth_header: AuthHeader::Default,
             })
         }
         Value::Object(map) => parse_object(map),
@@ -130,6 +132,19 @@ fn parse_object(map: &Map<String, Value>) -> Result<Row, FieldError> {
         supports_reasoning_effort: f
             .boolean(&["supports_reasoning_effort", "supportsReasoningEffort"])?,
         extra_headers: f.headers(&["extra_headers", "extraHeaders"])?,
+        auth_header: match f.string(&["auth_header", "authHeader"])? {
+            None => AuthHeader::Default,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "x-api-key" => AuthHeader::XApiKey,
+                "bearer" | "authorization" => AuthHeader::Bearer,
+                _ => {
+                    return Err((
+                        Some("authHeader".into()),
+                        format!("expected \"x-api-key\" or \"bearer\", found {v:?}"),
+                    ))
+                }
+            },
+        },
         model,
         provider,
         base_url,
@@ -253,7 +268,7 @@ impl Row {
     pub(super) fn into_config(self, slug: String, source: PathBuf, index: usize) -> ModelConfig {
         let supports_reasoning_effort = self
             .supports_reasoning_effort
-            .unwrap_or_else(|| default_effort_support(&self.base_url));
+            .unwrap_or_else(|| default_effort_support(self.provider, &self.base_url, &self.model));
         ModelConfig {
             display_name: self.display_name.unwrap_or_else(|| self.model.clone()),
             slug,
@@ -266,16 +281,28 @@ impl Row {
             no_image_support: self.no_image_support,
             supports_reasoning_effort,
             extra_headers: self.extra_headers,
+            auth_header: self.auth_header,
             source,
             index,
         }
     }
 }
 
-/// Only OpenAI's own API is known to take `reasoning_effort` for every model it serves; other
-/// endpoints reject it for some models (`Unsupported parameter: reasoning_effort`), so they opt in.
-fn default_effort_support(base_url: &str) -> bool {
-    base_url
-        .to_ascii_lowercase()
-        .starts_with("https://api.openai.com/")
+/// Where reasoning effort is known to work by default. Chat: only OpenAI's own API takes
+/// `reasoning_effort` for every model it serves; other endpoints reject it for some models
+/// (`Unsupported parameter: reasoning_effort`), so they opt in. Anthropic: Claude models from 3.7
+/// on take extended thinking; other Anthropic-compatible endpoints opt in.
+fn default_effort_support(provider: Provider, base_url: &str, model: &str) -> bool {
+    let model = model.to_ascii_lowercase();
+    match provider {
+        Provider::Anthropic => {
+            let older_than_3_7 = model.starts_with("claude-2")
+                || model.starts_with("claude-instant")
+                || (model.starts_with("claude-3-") && !model.starts_with("claude-3-7"));
+            model.contains("claude") && !older_than_3_7
+        }
+        _ => base_url
+            .to_ascii_lowercase()
+            .starts_with("https://api.openai.com/"),
+    }
 }

@@ -10,6 +10,7 @@ pub mod chat_stream;
 pub mod encoder;
 pub mod envelope;
 pub mod errors;
+pub mod history;
 pub mod sse;
 mod think;
 pub mod tools;
