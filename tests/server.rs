@@ -248,7 +248,7 @@ async fn the_shim_rejects_what_it_cannot_route_with_a_400() {
     let up = FakeUpstream::start().await;
     let shim = Shim::start(json!([
         {"model": "a", "slug": "needs-key", "provider": "openai", "base_url": up.base_url(), "apiKey": "${CODEX_SHIM_TEST_UNSET_VAR}"},
-        {"model": "claude-x", "slug": "claude", "provider": "anthropic"}]), |_| {}).await;
+        {"model": "claude-x", "slug": "claude", "provider": "anthropic", "base_url": up.base_url(), "apiKey": "${CODEX_SHIM_TEST_UNSET_VAR}"}]), |_| {}).await;
     let (status, _, text) = call(&shim, &body("nope", true)).await;
     assert_eq!(status, 400);
     assert!(
@@ -263,7 +263,10 @@ async fn the_shim_rejects_what_it_cannot_route_with_a_400() {
     );
     let (status, _, text) = call(&shim, &body("claude", true)).await;
     assert_eq!(status, 400);
-    assert!(text.contains("anthropic"), "{text}");
+    assert!(
+        text.contains("CODEX_SHIM_TEST_UNSET_VAR") && text.contains("model `claude`"),
+        "{text}"
+    );
     assert!(up.requests().is_empty(), "nothing reached the upstream");
 }
 

@@ -10,6 +10,7 @@
 //! `application/json` (see [`guard`]).
 
 mod guard;
+mod prepare;
 mod responses;
 mod upstream;
 

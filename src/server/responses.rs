@@ -17,11 +17,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::upstream::{self, Prepared};
+use super::prepare::Prepared;
+use super::upstream;
 use super::AppState;
 use crate::protocol::responses::ResponsesRequest;
-use crate::settings::Provider;
-use crate::translate::{chat_request, sse, Failure};
+use crate::translate::{sse, Failure};
 
 pub(super) async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let req: ResponsesRequest = match serde_json::from_slice(&body) {
@@ -45,21 +45,14 @@ pub(super) async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> R
         tracing::warn!(model = %req.model, "request for an unknown model");
         return error_response(&Failure::invalid(msg));
     };
-    if model.provider == Provider::Anthropic {
-        return error_response(&Failure::invalid(format!(
-            "codex-shim: model `{}` uses the anthropic provider, which this version does not support yet",
-            model.slug
-        )));
-    }
     let resolved = match model.resolve() {
         Ok(r) => r,
         Err(e) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
     };
-    let translation = chat_request::to_chat(&req, &model);
-    if !translation.dropped.is_empty() {
-        tracing::info!(model = %model.slug, dropped = ?translation.dropped, "parts of the request cannot go to a chat upstream");
+    let prepared = Prepared::new(&model, resolved, &req);
+    if !prepared.dropped.is_empty() {
+        tracing::info!(model = %model.slug, dropped = ?prepared.dropped, "parts of the request cannot go to this upstream");
     }
-    let prepared = Prepared::new(&state, &model, resolved, translation, &req);
     let streaming = req.stream;
 
     // Wait (briefly) for the upstream's answer, so its errors can be proper HTTP statuses.

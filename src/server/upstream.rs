@@ -1,5 +1,5 @@
-//! The chat upstream: sending the request, waiting for its status, and pumping its stream through
-//! the decoder and the encoder into the reply channel.
+//! The upstream call: sending the prepared request, waiting for its status, and pumping its stream
+//! through the route's decoder and the one encoder into the reply channel.
 //!
 //! The pump stops the moment the client goes away (the channel closes), which drops the upstream
 //! response and so cancels the upstream request. While the upstream is silent it sends
@@ -12,112 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER,
-};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::prepare::Prepared;
 use super::AppState;
-use crate::protocol::responses::ResponsesRequest;
-use crate::settings::{chat_completions_url, ModelConfig, ResolvedModel};
-use crate::translate::chat_request::ChatTranslation;
-use crate::translate::chat_stream::ChatStreamDecoder;
-use crate::translate::encoder::{EncoderConfig, ResponsesEncoder};
+use crate::translate::encoder::ResponsesEncoder;
 use crate::translate::sse::SseParser;
-use crate::translate::tools::ToolMap;
 use crate::translate::{Failure, StreamEvent, Usage};
 
 type SendFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>;
-
-/// Everything needed to call the upstream and encode its reply. Holds the key in `headers`.
-pub(super) struct Prepared {
-    url: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    who: String,
-    tools: ToolMap,
-    encoder: EncoderConfig,
-    /// The key and header values, to scrub from any upstream text that echoes them.
-    secrets: Vec<String>,
-}
-
-impl Prepared {
-    /// Removes every secret from a failure's message (some upstreams echo the key they rejected).
-    fn redact(&self, mut f: Failure) -> Failure {
-        for secret in &self.secrets {
-            if f.message.contains(secret.as_str()) {
-                f.message = f.message.replace(secret.as_str(), "[redacted]");
-            }
-        }
-        f
-    }
-}
-
-impl Prepared {
-    pub(super) fn new(
-        _state: &AppState,
-        model: &ModelConfig,
-        resolved: ResolvedModel,
-        translation: ChatTranslation,
-        req: &ResponsesRequest,
-    ) -> Self {
-        let url = chat_completions_url(&resolved.base_url);
-        let host = reqwest::Url::parse(&url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_else(|| "?".into());
-        let who = format!(
-            "model `{}` (upstream `{}` at {host})",
-            model.slug, model.model
-        );
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-        if let Some(key) = &resolved.api_key {
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {key}")) {
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
-        }
-        for (name, value) in &resolved.extra_headers {
-            if let (Ok(n), Ok(mut v)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                v.set_sensitive(true);
-                headers.insert(n, v);
-            }
-        }
-        let body = serde_json::to_vec(&translation.request).unwrap_or_default();
-        let encoder = EncoderConfig {
-            model: req.model.clone(),
-            tools: translation.tools.clone(),
-            parallel_tool_calls: req.parallel_tool_calls.unwrap_or(true),
-            tool_choice: match req.tool_choice.as_ref().and_then(Value::as_str) {
-                Some(s @ ("auto" | "none" | "required")) => Value::from(s),
-                _ => Value::from("auto"),
-            },
-        };
-        // Short values (a header like `X-Title: codex`) are not secrets worth scrubbing.
-        let secrets = resolved
-            .api_key
-            .iter()
-            .chain(resolved.extra_headers.iter().map(|(_, v)| v))
-            .filter(|v| v.len() >= 8)
-            .cloned()
-            .collect();
-        Prepared {
-            url,
-            headers,
-            body,
-            who,
-            tools: translation.tools,
-            encoder,
-            secrets,
-        }
-    }
-}
 
 /// One log line per request, written when it ends. Never a prompt body or a key.
 pub(super) struct RequestLog {
@@ -319,7 +224,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         .is_some_and(|ct| ct.starts_with("application/json"));
     if is_json {
         // A server that ignored `stream: true` and sent the whole completion at once.
-        let mut decoder = ChatStreamDecoder::new(&prepared.tools, prepared.who.clone());
+        let mut decoder = prepared.decoder();
         let events = match tokio::time::timeout(state.options.upstream_idle, resp.text()).await {
             Ok(Ok(text)) => decoder.complete_json(&text),
             Ok(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
@@ -333,7 +238,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
     }
     let mut body = resp.bytes_stream();
     let mut parser = SseParser::new();
-    let mut decoder = ChatStreamDecoder::new(&prepared.tools, prepared.who.clone());
+    let mut decoder = prepared.decoder();
     let mut last_upstream = Instant::now();
     let mut last_sent = Instant::now();
     loop {
@@ -342,11 +247,11 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
                 Some(Ok(bytes)) => {
                     log.first_byte.get_or_insert_with(|| log.started.elapsed());
                     last_upstream = Instant::now();
-                    parser.feed(&bytes).into_iter().flat_map(|ev| decoder.data(&ev.data)).collect()
+                    parser.feed(&bytes).into_iter().flat_map(|ev| decoder.event(ev.event.as_deref(), &ev.data)).collect()
                 }
                 Some(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
                 None => {
-                    let mut evs: Vec<StreamEvent> = parser.finish().into_iter().flat_map(|ev| decoder.data(&ev.data)).collect();
+                    let mut evs: Vec<StreamEvent> = parser.finish().into_iter().flat_map(|ev| decoder.event(ev.event.as_deref(), &ev.data)).collect();
                     evs.extend(decoder.end_of_stream());
                     evs
                 }

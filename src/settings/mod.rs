@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use resolve::{chat_completions_url, ResolveError, ResolvedModel};
+pub use resolve::{chat_completions_url, messages_url, ResolveError, ResolvedModel};
 pub use slug::slugify;
 
 /// Which upstream API a model speaks.

@@ -127,6 +127,20 @@ pub fn chat_completions_url(base_url: &str) -> String {
     }
 }
 
+/// The Anthropic Messages URL for a base URL, by the same rule: `https://api.anthropic.com/v1`
+/// → `…/v1/messages`, `https://api.deepseek.com/anthropic` → `…/anthropic/v1/messages`.
+pub fn messages_url(base_url: &str) -> String {
+    let base = base_url.trim().trim_end_matches('/');
+    if base.ends_with("/messages") {
+        return base.to_string();
+    }
+    if has_version_segment(base) {
+        format!("{base}/messages")
+    } else {
+        format!("{base}/v1/messages")
+    }
+}
+
 /// True when the URL's path has a segment like `v1`, `v4` or `v1beta`.
 pub(crate) fn has_version_segment(url: &str) -> bool {
     let path = match url.find("://") {

@@ -334,3 +334,21 @@ pub fn convert_usage(u: &ChatUsage) -> Usage {
         total_tokens: u.total_tokens.unwrap_or(input + output).max(input + output),
     }
 }
+
+impl super::Decoder for ChatStreamDecoder {
+    fn event(&mut self, _name: Option<&str>, data: &str) -> Vec<StreamEvent> {
+        self.data(data)
+    }
+    fn complete_json(&mut self, body: &str) -> Vec<StreamEvent> {
+        ChatStreamDecoder::complete_json(self, body)
+    }
+    fn end_of_stream(&mut self) -> Vec<StreamEvent> {
+        ChatStreamDecoder::end_of_stream(self)
+    }
+    fn transport_error(&mut self, message: &str) -> Vec<StreamEvent> {
+        ChatStreamDecoder::transport_error(self, message)
+    }
+    fn is_done(&self) -> bool {
+        ChatStreamDecoder::is_done(self)
+    }
+}

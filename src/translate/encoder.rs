@@ -132,6 +132,7 @@ impl ResponsesEncoder {
         match ev {
             StreamEvent::Text(t) => self.text(t, &mut out),
             StreamEvent::Reasoning(t) => self.reasoning(t, &mut out),
+            StreamEvent::ReasoningDone(envelope) => self.close_reasoning_with(envelope, &mut out),
             StreamEvent::ToolCallStart {
                 index,
                 call_id,
@@ -330,24 +331,45 @@ impl ResponsesEncoder {
     }
 
     fn close_reasoning(&mut self, out: &mut Vec<Value>) {
-        let Some(OpenText {
+        self.close_reasoning_with(None, out);
+    }
+
+    /// Closes the open reasoning item with `envelope` (default: chat reasoning). An envelope with
+    /// no open item (redacted thinking has no text) gets an item of its own.
+    fn close_reasoning_with(&mut self, envelope: Option<Thinking>, out: &mut Vec<Value>) {
+        let open = match self.reasoning.take() {
+            Some(r) => r,
+            None if envelope.is_some() => {
+                self.close_message(out);
+                let id = new_id("rs");
+                let output_index = self.take_index();
+                let item = json!({"type": "reasoning", "id": id, "summary": []});
+                out.push(self.event(
+                    "response.output_item.added",
+                    json!({"output_index": output_index, "item": item}),
+                ));
+                OpenText {
+                    id,
+                    output_index,
+                    text: String::new(),
+                }
+            }
+            None => return,
+        };
+        let OpenText {
             id,
             output_index,
             text,
-        }) = self.reasoning.take()
-        else {
-            return;
-        };
-        out.push(self.event(
-            "response.reasoning_summary_text.done",
-            json!({"item_id": id, "output_index": output_index, "summary_index": 0, "text": text}),
-        ));
-        let part = json!({"type": "summary_text", "text": text});
-        out.push(self.event(
-            "response.reasoning_summary_part.done",
-            json!({"item_id": id, "output_index": output_index, "summary_index": 0, "part": part}),
-        ));
-        let item = json!({"type": "reasoning", "id": id, "summary": [part], "encrypted_content": Thinking::chat(&text).encode()});
+        } = open;
+        let mut summary = Vec::new();
+        if !text.is_empty() {
+            out.push(self.event("response.reasoning_summary_text.done", json!({"item_id": id, "output_index": output_index, "summary_index": 0, "text": text})));
+            let part = json!({"type": "summary_text", "text": text});
+            out.push(self.event("response.reasoning_summary_part.done", json!({"item_id": id, "output_index": output_index, "summary_index": 0, "part": part})));
+            summary.push(part);
+        }
+        let encrypted = envelope.unwrap_or_else(|| Thinking::chat(&text)).encode();
+        let item = json!({"type": "reasoning", "id": id, "summary": summary, "encrypted_content": encrypted});
         self.item_done(output_index, item, out);
     }
 
@@ -373,11 +395,16 @@ impl ResponsesEncoder {
                 Some("max_output_tokens"),
             ),
             Finish::ContentFilter => ("response.incomplete", "incomplete", Some("content_filter")),
+            Finish::Pause => ("response.completed", "completed", None),
         };
         self.terminal = Some(status);
         let mut r = self.response(status);
         if let Some(reason) = reason {
             r["incomplete_details"] = json!({"reason": reason});
+        }
+        if finish == Finish::Pause {
+            // Codex sends another request when a completed response says the turn is not over.
+            r["end_turn"] = json!(false);
         }
         out.push(self.event(kind, json!({"response": r})));
     }

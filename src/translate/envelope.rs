@@ -12,20 +12,34 @@ use serde::{Deserialize, Serialize};
 
 pub const PREFIX: &str = "anthropic-thinking-v1:";
 
-/// A decoded envelope.
+/// A decoded envelope: one thinking block, exactly as the upstream sent it.
+///
+/// `origin` (the upstream host) is written by this shim and absent in envelopes of the Python
+/// original; a signature is only valid for the service that issued it, so it is never replayed to
+/// another host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Thinking {
-    Thinking { thinking: String, signature: String },
-    RedactedThinking { data: String },
+    Thinking {
+        thinking: String,
+        signature: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
 }
 
 impl Thinking {
-    /// Chat-provider reasoning (no signature).
+    /// Chat-provider reasoning (no signature, no origin).
     pub fn chat(text: &str) -> Self {
         Thinking::Thinking {
             thinking: text.to_string(),
             signature: String::new(),
+            origin: None,
         }
     }
 
@@ -46,6 +60,21 @@ impl Thinking {
     pub fn is_chat(&self) -> bool {
         matches!(self, Thinking::Thinking { signature, .. } if signature.is_empty())
     }
+
+    /// True if this block may be replayed to `host`: signed by it, or written before origins were
+    /// recorded.
+    pub fn replayable_to(&self, host: &str) -> bool {
+        let origin = match self {
+            Thinking::Thinking {
+                signature, origin, ..
+            } if !signature.is_empty() => origin,
+            Thinking::RedactedThinking { origin, .. } => origin,
+            Thinking::Thinking { .. } => return false,
+        };
+        origin
+            .as_deref()
+            .is_none_or(|o| o.eq_ignore_ascii_case(host))
+    }
 }
 
 #[cfg(test)]
@@ -57,11 +86,25 @@ mod tests {
         let t = Thinking::Thinking {
             thinking: "hmm".into(),
             signature: "SIG".into(),
+            origin: None,
         };
         assert_eq!(t.encode(), "anthropic-thinking-v1:eyJ0eXBlIjoidGhpbmtpbmciLCJ0aGlua2luZyI6ImhtbSIsInNpZ25hdHVyZSI6IlNJRyJ9");
-        assert_eq!(Thinking::decode(&t.encode()), Some(t));
+        assert_eq!(Thinking::decode(&t.encode()), Some(t.clone()));
         assert!(Thinking::chat("x").is_chat());
         assert_eq!(Thinking::decode("ENCRYPTED_BLOB_123"), None);
         assert_eq!(Thinking::decode("anthropic-thinking-v1:!!!"), None);
+        assert!(
+            t.replayable_to("api.anthropic.com"),
+            "reference envelopes have no origin"
+        );
+        let signed = Thinking::Thinking {
+            thinking: "x".into(),
+            signature: "S".into(),
+            origin: Some("api.anthropic.com".into()),
+        };
+        assert!(
+            signed.replayable_to("API.anthropic.com") && !signed.replayable_to("api.deepseek.com")
+        );
+        assert!(!Thinking::chat("x").replayable_to("api.anthropic.com"));
     }
 }

@@ -118,6 +118,8 @@ impl Failure {
                     "the upstream rejected the request",
                 ),
                 503 => (ErrorCode::ServerError, 503, "the upstream is unavailable"),
+                // Anthropic's `overloaded_error`.
+                529 => (ErrorCode::ServerError, 503, "the upstream is overloaded"),
                 504 => (ErrorCode::ServerError, 504, "the upstream timed out"),
                 _ => (ErrorCode::ServerError, 502, "the upstream failed"),
             }
@@ -129,6 +131,9 @@ impl Failure {
         );
         failure.retry_after = match code {
             ErrorCode::RateLimited => Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS)),
+            ErrorCode::ServerError if status == 529 || text.contains("overloaded") => {
+                Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS))
+            }
             ErrorCode::ServerError => retry_after,
             _ => None,
         };
@@ -175,7 +180,16 @@ impl Failure {
             );
             f.retry_after = Some(DEFAULT_RETRY_AFTER_SECS);
             f
-        } else if (400..500).contains(&status) && status != 408 {
+        } else if ((400..500).contains(&status) && status != 408)
+            || [
+                "invalid_request_error",
+                "authentication_error",
+                "permission_error",
+                "not_found_error",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
+        {
             Failure::new(
                 ErrorCode::InvalidRequest,
                 400,
@@ -328,6 +342,17 @@ mod tests {
             (ErrorCode::ServerError, 503, Some(2))
         );
         assert_eq!(Failure::from_http(500, "", None, WHO).status, 502);
+        let overloaded = Failure::from_http(
+            529,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            None,
+            WHO,
+        );
+        assert_eq!(
+            (overloaded.code, overloaded.status, overloaded.retry_after),
+            (ErrorCode::ServerError, 503, Some(DEFAULT_RETRY_AFTER_SECS))
+        );
+        assert!(overloaded.message.contains("Overloaded"));
         assert_eq!(
             Failure::from_http(404, "no such model", None, WHO).status,
             400
@@ -346,5 +371,21 @@ mod tests {
         assert_eq!(e.code, ErrorCode::ServerError);
         let e = Failure::from_inband(&serde_json::json!({"message": "prompt is too long"}), WHO);
         assert_eq!(e.code, ErrorCode::ContextLengthExceeded);
+        // Anthropic's in-stream error objects.
+        let e = Failure::from_inband(
+            &serde_json::json!({"type": "overloaded_error", "message": "Overloaded"}),
+            WHO,
+        );
+        assert_eq!(e.code, ErrorCode::ServerError);
+        let e = Failure::from_inband(
+            &serde_json::json!({"type": "invalid_request_error", "message": "bad"}),
+            WHO,
+        );
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let e = Failure::from_inband(
+            &serde_json::json!({"type": "rate_limit_error", "message": "slow"}),
+            WHO,
+        );
+        assert_eq!(e.code, ErrorCode::RateLimited);
     }
 }

@@ -5,6 +5,8 @@
 //! [`StreamEvent`], and one encoder ([`encoder::ResponsesEncoder`]) writes the Responses event
 //! stream for every route. Tests feed recorded streams through these pieces without sockets.
 
+pub mod anthropic_request;
+pub mod anthropic_stream;
 pub mod chat_request;
 pub mod chat_stream;
 pub mod encoder;
@@ -17,6 +19,21 @@ pub mod tools;
 
 pub use errors::{ErrorCode, Failure};
 
+/// Turns one upstream's stream into [`StreamEvent`]s. One implementation per upstream family;
+/// the server drives any of them the same way.
+pub trait Decoder: Send {
+    /// One SSE event: its `event:` name (if any) and its data.
+    fn event(&mut self, name: Option<&str>, data: &str) -> Vec<StreamEvent>;
+    /// A whole non-streamed reply (a server that ignored `stream: true`).
+    fn complete_json(&mut self, body: &str) -> Vec<StreamEvent>;
+    /// The upstream closed the connection.
+    fn end_of_stream(&mut self) -> Vec<StreamEvent>;
+    /// Reading from the upstream failed.
+    fn transport_error(&mut self, message: &str) -> Vec<StreamEvent>;
+    /// True once a final `Finish` or `Error` has been produced.
+    fn is_done(&self) -> bool;
+}
+
 /// What an upstream stream said, in upstream-neutral terms.
 ///
 /// Decoders guarantee: a tool call's `ToolCallStart` comes before its `ToolCallArgs`, every started
@@ -25,8 +42,11 @@ pub use errors::{ErrorCode, Failure};
 pub enum StreamEvent {
     /// Visible answer text.
     Text(String),
-    /// Thinking text (`reasoning_content`, `<think>` blocks).
+    /// Thinking text (`reasoning_content`, `<think>` blocks, Anthropic thinking deltas).
     Reasoning(String),
+    /// The current thinking block is complete; `Some` carries exactly what the upstream needs back
+    /// (signature, or redacted data), `None` means plain chat reasoning.
+    ReasoningDone(Option<envelope::Thinking>),
     /// A tool call begins; `name` is the upstream (flattened) tool name.
     ToolCallStart {
         index: usize,
@@ -56,6 +76,8 @@ pub enum Finish {
     Length,
     /// A content filter or refusal stopped it.
     ContentFilter,
+    /// The upstream paused a long turn (`pause_turn`): completed, but Codex must sample again.
+    Pause,
 }
 
 /// Token counts in Responses terms: `cached_tokens <= input_tokens`.
