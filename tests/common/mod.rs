@@ -26,29 +26,31 @@ pub fn codex_tools() -> codex_shim::translate::tools::ToolMap {
     codex_shim::translate::tools::ToolMap::from_specs(&req.tools)
 }
 
-/// Runs a raw chat completions stream through the decoder and the encoder, fed in `chunk`-byte
+/// Runs a raw chat completions stream through its decoder and the encoder, fed in `chunk`-byte
 /// pieces, the way the server does; returns every Responses event.
 pub fn run_chunked(raw: &str, chunk: usize) -> Vec<serde_json::Value> {
-    use codex_shim::translate::{chat_stream::ChatStreamDecoder, encoder::*, sse::SseParser};
-    let tools = codex_tools();
-    let mut dec = ChatStreamDecoder::new(&tools, "model `m` (upstream `m` at fake)");
-    let mut enc = ResponsesEncoder::new(EncoderConfig {
-        model: "m".into(),
-        tools,
-        parallel_tool_calls: true,
-        tool_choice: serde_json::json!("auto"),
-    });
+    let decoder = codex_shim::translate::chat_stream::ChatStreamDecoder::new(&codex_tools(), "model `m` (upstream `m` at fake)");
+    run_with(Box::new(decoder), raw, chunk)
+}
+
+/// The same for a raw Anthropic Messages stream from `api.anthropic.com`.
+pub fn run_anthropic(raw: &str, chunk: usize) -> Vec<serde_json::Value> {
+    let decoder = codex_shim::translate::anthropic_stream::AnthropicStreamDecoder::new("model `c` (upstream `c` at api.anthropic.com)", "api.anthropic.com");
+    run_with(Box::new(decoder), raw, chunk)
+}
+
+fn run_with(mut dec: Box<dyn codex_shim::translate::Decoder>, raw: &str, chunk: usize) -> Vec<serde_json::Value> {
+    use codex_shim::translate::{encoder::*, sse::SseParser};
+    let mut enc = ResponsesEncoder::new(EncoderConfig { model: "m".into(), tools: codex_tools(), parallel_tool_calls: true, tool_choice: serde_json::json!("auto") });
     let mut parser = SseParser::new();
     let mut out = enc.start();
+    let mut events = Vec::new();
     for piece in raw.as_bytes().chunks(chunk) {
-        for ev in parser.feed(piece) {
-            for se in dec.data(&ev.data) {
-                out.extend(enc.push(se));
-            }
-        }
+        events.extend(parser.feed(piece));
     }
-    for ev in parser.finish() {
-        for se in dec.data(&ev.data) {
+    events.extend(parser.finish());
+    for ev in events {
+        for se in dec.event(ev.event.as_deref(), &ev.data) {
             out.extend(enc.push(se));
         }
     }
