@@ -349,3 +349,170 @@ async fn an_unknown_model_fails_at_once_with_a_readable_message() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert!(up.requests().is_empty());
 }
+
+/// One Anthropic SSE event.
+fn anthropic_event(kind: &str, mut body: Value) -> String {
+    body["type"] = json!(kind);
+    format!("event: {kind}\ndata: {body}\n\n")
+}
+
+/// A Messages stream: thinking (text + signature) then an `exec_command` tool_use.
+fn thinking_then_tool_use(thinking: &[&str], signature: &str, tool_id: &str, cmd: &str) -> String {
+    let mut s = anthropic_event(
+        "message_start",
+        json!({"message": {"id": "msg_e2e_1", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5", "usage": {"input_tokens": 900, "output_tokens": 1}}}),
+    );
+    s += &anthropic_event(
+        "content_block_start",
+        json!({"index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+    );
+    for t in thinking {
+        s += &anthropic_event(
+            "content_block_delta",
+            json!({"index": 0, "delta": {"type": "thinking_delta", "thinking": t}}),
+        );
+    }
+    s += &anthropic_event(
+        "content_block_delta",
+        json!({"index": 0, "delta": {"type": "signature_delta", "signature": signature}}),
+    );
+    s += &anthropic_event("content_block_stop", json!({"index": 0}));
+    s += &anthropic_event(
+        "content_block_start",
+        json!({"index": 1, "content_block": {"type": "tool_use", "id": tool_id, "name": "exec_command", "input": {}}}),
+    );
+    let args = json!({"cmd": cmd}).to_string();
+    let (a, b) = args.split_at(args.len() / 2);
+    for piece in [a, b] {
+        s += &anthropic_event(
+            "content_block_delta",
+            json!({"index": 1, "delta": {"type": "input_json_delta", "partial_json": piece}}),
+        );
+    }
+    s += &anthropic_event("content_block_stop", json!({"index": 1}));
+    s += &anthropic_event(
+        "message_delta",
+        json!({"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 80}}),
+    );
+    s + &anthropic_event("message_stop", json!({}))
+}
+
+fn anthropic_text(text: &str) -> String {
+    let mut s = anthropic_event(
+        "message_start",
+        json!({"message": {"id": "msg_e2e_2", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5", "usage": {"input_tokens": 1000, "cache_read_input_tokens": 800, "output_tokens": 1}}}),
+    );
+    s += &anthropic_event(
+        "content_block_start",
+        json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
+    s += &anthropic_event(
+        "content_block_delta",
+        json!({"index": 0, "delta": {"type": "text_delta", "text": text}}),
+    );
+    s += &anthropic_event("content_block_stop", json!({"index": 0}));
+    s += &anthropic_event(
+        "message_delta",
+        json!({"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 12}}),
+    );
+    s + &anthropic_event("message_stop", json!({}))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_keeps_claude_thinking_across_a_tool_loop() {
+    let Some(codex) = codex_bin() else { return };
+    let up = FakeUpstream::start().await;
+    let sb = Sandbox::new();
+    let settings = sb.path("models.json");
+    std::fs::write(&settings, json!({"models": [{"model": "claude-sonnet-4-5", "slug": "claude", "displayName": "Claude Sonnet 4.5",
+        "provider": "anthropic", "baseUrl": format!("http://{}", up.addr), "apiKey": "${E2E_ANTHROPIC_KEY}"}]}).to_string()).unwrap();
+    let thinking = [
+        "The user wants the date. ",
+        "I'll run `date`.\n\nÜnïcödé \"quoted\" \\ backslash.",
+    ];
+    let signature = "ErUBCkYIBxgCIkCT3ofVMYtT9JdmF/8w+fL9Bd2ZnTa9oT1X3lYg5q6Vz+N0m7qG5sQq0u0Hq6k2s5Y1hG9u3KxZ2T8q1K2/EgxJ0b5pQ==";
+    up.push(Reply::sse(&thinking_then_tool_use(
+        &thinking,
+        signature,
+        "toolu_e2e_date",
+        "echo thinking-kept > proof.txt",
+    )));
+    up.push(Reply::sse(&anthropic_text(
+        "The command ran; proof.txt is written.",
+    )));
+
+    let work = sb.path("work");
+    let out = sb
+        .shim(
+            &settings,
+            &[
+                "codex",
+                "exec",
+                "--skip-git-repo-check",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "-c",
+                "analytics.enabled=false",
+                "-C",
+            ],
+        )
+        .arg(&work)
+        .arg("What is the date? Write proof.txt.")
+        .env("CODEX_SHIM_CODEX_BIN", &codex)
+        .env("E2E_ANTHROPIC_KEY", "sk-ant-e2e")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("proof.txt is written"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("proof.txt")).unwrap(),
+        "thinking-kept\n"
+    );
+
+    let reqs = up.requests();
+    assert_eq!(reqs.len(), 2, "{}", show(&out));
+    assert!(reqs
+        .iter()
+        .all(|r| r.path == "/v1/messages" && r.headers["x-api-key"] == "sk-ant-e2e"));
+    assert!(
+        reqs[0].body["thinking"]["budget_tokens"].as_u64().is_some(),
+        "Codex's default effort turned thinking on"
+    );
+    // The second request replays the thinking block byte-identical, right before its tool_use,
+    // and answers the tool_use in the next user turn.
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    let pos = msgs
+        .iter()
+        .position(|m| m["role"] == "assistant")
+        .expect("an assistant turn");
+    let content = msgs[pos]["content"].as_array().unwrap();
+    assert_eq!(
+        content[0],
+        json!({"type": "thinking", "thinking": thinking.concat(), "signature": signature})
+    );
+    assert_eq!(
+        (content[1]["type"].as_str(), content[1]["id"].as_str()),
+        (Some("tool_use"), Some("toolu_e2e_date"))
+    );
+    assert_eq!(
+        content[1]["input"],
+        json!({"cmd": "echo thinking-kept > proof.txt"})
+    );
+    let result = &msgs[pos + 1]["content"][0];
+    assert_eq!(
+        (result["type"].as_str(), result["tool_use_id"].as_str()),
+        (Some("tool_result"), Some("toolu_e2e_date"))
+    );
+    assert!(result["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Process exited with code 0"));
+    assert!(
+        reqs[1].body["thinking"].is_object(),
+        "thinking stays on: the tool loop has its thinking block"
+    );
+}

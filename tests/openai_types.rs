@@ -41,7 +41,10 @@ fn every_event_kind_validates_against_openai_python() {
         ));
     }
     for entry in std::fs::read_dir(common::fixture("anthropic")).unwrap() {
-        events.extend(common::run_anthropic(&std::fs::read_to_string(entry.unwrap().path()).unwrap(), 5));
+        events.extend(common::run_anthropic(
+            &std::fs::read_to_string(entry.unwrap().path()).unwrap(),
+            5,
+        ));
     }
     // Heartbeats and every failure code the shim can write.
     for code in [

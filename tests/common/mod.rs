@@ -29,19 +29,34 @@ pub fn codex_tools() -> codex_shim::translate::tools::ToolMap {
 /// Runs a raw chat completions stream through its decoder and the encoder, fed in `chunk`-byte
 /// pieces, the way the server does; returns every Responses event.
 pub fn run_chunked(raw: &str, chunk: usize) -> Vec<serde_json::Value> {
-    let decoder = codex_shim::translate::chat_stream::ChatStreamDecoder::new(&codex_tools(), "model `m` (upstream `m` at fake)");
+    let decoder = codex_shim::translate::chat_stream::ChatStreamDecoder::new(
+        &codex_tools(),
+        "model `m` (upstream `m` at fake)",
+    );
     run_with(Box::new(decoder), raw, chunk)
 }
 
 /// The same for a raw Anthropic Messages stream from `api.anthropic.com`.
 pub fn run_anthropic(raw: &str, chunk: usize) -> Vec<serde_json::Value> {
-    let decoder = codex_shim::translate::anthropic_stream::AnthropicStreamDecoder::new("model `c` (upstream `c` at api.anthropic.com)", "api.anthropic.com");
+    let decoder = codex_shim::translate::anthropic_stream::AnthropicStreamDecoder::new(
+        "model `c` (upstream `c` at api.anthropic.com)",
+        "api.anthropic.com",
+    );
     run_with(Box::new(decoder), raw, chunk)
 }
 
-fn run_with(mut dec: Box<dyn codex_shim::translate::Decoder>, raw: &str, chunk: usize) -> Vec<serde_json::Value> {
+fn run_with(
+    mut dec: Box<dyn codex_shim::translate::Decoder>,
+    raw: &str,
+    chunk: usize,
+) -> Vec<serde_json::Value> {
     use codex_shim::translate::{encoder::*, sse::SseParser};
-    let mut enc = ResponsesEncoder::new(EncoderConfig { model: "m".into(), tools: codex_tools(), parallel_tool_calls: true, tool_choice: serde_json::json!("auto") });
+    let mut enc = ResponsesEncoder::new(EncoderConfig {
+        model: "m".into(),
+        tools: codex_tools(),
+        parallel_tool_calls: true,
+        tool_choice: serde_json::json!("auto"),
+    });
     let mut parser = SseParser::new();
     let mut out = enc.start();
     let mut events = Vec::new();
