@@ -448,6 +448,7 @@ async fn codex_keeps_claude_thinking_across_a_tool_loop() {
             &[
                 "codex",
                 "exec",
+                "--json",
                 "--skip-git-repo-check",
                 "--dangerously-bypass-approvals-and-sandbox",
                 "-c",
@@ -471,6 +472,22 @@ async fn codex_keeps_claude_thinking_across_a_tool_loop() {
     assert_eq!(
         std::fs::read_to_string(work.join("proof.txt")).unwrap(),
         "thinking-kept\n"
+    );
+    // Codex's own usage report: Anthropic cache reads arrive as cached input tokens, and cache
+    // reads count as input (900 + 1000 + 800 over the two requests).
+    let usage = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["type"] == "turn.completed")
+        .map(|e| e["usage"].clone())
+        .unwrap_or_else(|| panic!("no turn.completed event: {}", show(&out)));
+    assert_eq!(
+        (
+            usage["input_tokens"].as_u64(),
+            usage["cached_input_tokens"].as_u64()
+        ),
+        (Some(2700), Some(800)),
+        "{usage}"
     );
 
     let reqs = up.requests();
