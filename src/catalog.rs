@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use crate::settings::{ModelConfig, Settings};
+use crate::settings::{ModelConfig, Settings, WireApi};
 
 /// The base instructions: the first developer message Codex sends for these models.
 pub const BASE_INSTRUCTIONS: &str = include_str!("base_instructions.md");
@@ -71,30 +71,93 @@ pub fn entry(m: &ModelConfig, priority: usize) -> Value {
     if m.supports_reasoning_effort {
         e["default_reasoning_level"] = json!("medium");
     }
+    if m.wire_api == WireApi::Responses && m.provider.is_chat() && m.supports_reasoning_effort {
+        // A native Responses upstream returns reasoning summaries; let Codex ask for them.
+        e["default_reasoning_summary"] = json!("auto");
+        e["supports_reasoning_summary_parameter"] = json!(true);
+    }
     e
 }
 
-/// The whole catalog, `{"models": [...]}`, in settings order.
-pub fn catalog(settings: &Settings) -> Value {
-    json!({"models": settings.models.iter().enumerate().map(|(i, m)| entry(m, i + 1)).collect::<Vec<_>>()})
+/// The ChatGPT passthrough's entry: GPT-5.5 on the user's subscription.
+pub fn passthrough_entry() -> Value {
+    json!({
+        "slug": crate::chatgpt::SLUG,
+        "display_name": "GPT-5.5 (ChatGPT)",
+        "description": "GPT-5.5 on your ChatGPT subscription (your Codex login), via codex-shim.",
+        "default_reasoning_level": "medium",
+        "supported_reasoning_levels": [
+            {"effort": "low", "description": "Faster, lighter reasoning"},
+            {"effort": "medium", "description": "Balanced speed and reasoning"},
+            {"effort": "high", "description": "Deeper reasoning"},
+            {"effort": "xhigh", "description": "Maximum reasoning"}
+        ],
+        "shell_type": "shell_command",
+        "visibility": "list",
+        "supported_in_api": true,
+        "priority": 0,
+        "base_instructions": BASE_INSTRUCTIONS,
+        "support_verbosity": true,
+        "default_verbosity": "low",
+        "default_reasoning_summary": "auto",
+        "supports_reasoning_summary_parameter": true,
+        "apply_patch_tool_type": "freeform",
+        "web_search_tool_type": "text",
+        "truncation_policy": {"mode": "tokens", "limit": 10_000},
+        "context_window": 272_000,
+        "max_context_window": 272_000,
+        "auto_compact_token_limit": 244_800,
+        "experimental_supported_tools": [],
+        "input_modalities": ["text", "image"],
+        "supports_image_detail_original": true,
+        "supports_search_tool": false,
+        "use_responses_lite": false,
+    })
+}
+
+/// The whole catalog, `{"models": [...]}`: the ChatGPT entry first when `passthrough` (a login
+/// exists), then the settings models in order.
+pub fn catalog(settings: &Settings, passthrough: bool) -> Value {
+    let mut models: Vec<Value> = passthrough.then(passthrough_entry).into_iter().collect();
+    models.extend(
+        settings
+            .models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| entry(m, i + 1)),
+    );
+    json!({ "models": models })
 }
 
 /// `GET /v1/models`: Codex's `ModelsResponse` plus the OpenAI list fields, so both kinds of client
 /// can read it.
-pub fn models_response(settings: &Settings) -> Value {
-    let mut c = catalog(settings);
+pub fn models_response(settings: &Settings, passthrough: bool) -> Value {
+    let mut c = catalog(settings, passthrough);
     c["object"] = json!("list");
-    c["data"] = settings
-        .models
-        .iter()
-        .map(|m| json!({"id": m.slug, "object": "model", "created": 0, "owned_by": "codex-shim"}))
+    let owner = |slug: &str| {
+        if slug == crate::chatgpt::SLUG {
+            "chatgpt"
+        } else {
+            "codex-shim"
+        }
+    };
+    c["data"] = c["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["slug"].as_str())
+        .map(|s| json!({"id": s, "object": "model", "created": 0, "owned_by": owner(s)}))
         .collect();
     c
 }
 
-/// Writes the catalog atomically (temp file + rename) and returns its path.
-pub fn write(settings: &Settings, path: &std::path::Path) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(&catalog(settings))?;
+/// Writes the catalog atomically (temp file + rename).
+pub fn write(
+    settings: &Settings,
+    passthrough: bool,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(&catalog(settings, passthrough))?;
     write_atomic(path, text.as_bytes())
 }
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::settings::{Settings, SettingsSource};
-use crate::{catalog, codex, daemon, paths, server};
+use crate::{catalog, chatgpt, codex, daemon, paths, server};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -111,11 +111,17 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Generate => {
             let settings = load(&source)?;
             let path = paths::catalog_file();
-            catalog::write(&settings, &path)
+            let passthrough = chatgpt::current_login().is_some();
+            catalog::write(&settings, passthrough, &path)
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!(
-                "Wrote {} model entries. No file under ~/.codex was changed.",
-                settings.models.len()
+                "Wrote {} model entries{}. No file under ~/.codex was changed.",
+                settings.models.len() + usize::from(passthrough),
+                if passthrough {
+                    " (with GPT-5.5 on your ChatGPT login)"
+                } else {
+                    ""
+                }
             );
             println!("{}", path.display());
             Ok(0)
@@ -246,21 +252,25 @@ fn launch_codex(
     args: &[String],
 ) -> anyhow::Result<i32> {
     let settings = load(source)?;
-    let Some(first) = settings.models.first() else {
-        anyhow::bail!(
-            "no models configured (looked in {}); add one to ~/.codex-shim/models.json first",
+    let passthrough = chatgpt::current_login().is_some();
+    // The first settings model, else GPT-5.5 on the user's ChatGPT login.
+    let default = match (settings.models.first(), passthrough) {
+        (Some(m), _) => m.slug.clone(),
+        (None, true) => chatgpt::SLUG.to_string(),
+        (None, false) => anyhow::bail!(
+            "no models configured (looked in {}); add one to ~/.codex-shim/models.json, or run `codex login` to use GPT-5.5 on your ChatGPT subscription",
             describe_sources(&settings)
-        );
+        ),
     };
     let catalog_path = paths::catalog_file();
-    catalog::write(&settings, &catalog_path)
+    catalog::write(&settings, passthrough, &catalog_path)
         .with_context(|| format!("writing {}", catalog_path.display()))?;
     let msg = start_daemon(source, settings_flag, port)?;
     eprintln!("{msg}");
     codex::exec_codex(&codex::codex_args(
         port,
         &catalog_path,
-        Some(&first.slug),
+        Some(&default),
         args,
     ))
 }

@@ -13,6 +13,7 @@
 //! - [`codex`], [`daemon`], [`paths`]: launching Codex, the background process, file locations.
 
 pub mod catalog;
+pub mod chatgpt;
 pub mod cli;
 pub mod codex;
 pub mod daemon;

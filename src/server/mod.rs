@@ -10,6 +10,7 @@
 //! `application/json` (see [`guard`]).
 
 mod guard;
+mod native;
 mod prepare;
 mod responses;
 mod upstream;
@@ -44,6 +45,22 @@ pub struct ServerOptions {
     pub upstream_idle: Duration,
     /// The port this server listens on (reported by `/health`).
     pub port: u16,
+    /// Where Codex keeps `auth.json` (the ChatGPT login), read on every passthrough request.
+    pub codex_home: std::path::PathBuf,
+    /// The ChatGPT Codex backend.
+    pub chatgpt_base_url: String,
+    /// False when `CODEX_SHIM_DISABLE_CHATGPT` is set: no passthrough entry, no ChatGPT traffic.
+    pub chatgpt_enabled: bool,
+}
+
+impl ServerOptions {
+    /// The ChatGPT login, if the passthrough is enabled and one exists now.
+    pub fn chatgpt_login(&self) -> Option<crate::chatgpt::Login> {
+        if !self.chatgpt_enabled {
+            return None;
+        }
+        crate::chatgpt::login_in(&self.codex_home)
+    }
 }
 
 impl Default for ServerOptions {
@@ -57,6 +74,9 @@ impl Default for ServerOptions {
             header_wait: Duration::from_secs(20),
             upstream_idle: Duration::from_secs(300),
             port: 8765,
+            codex_home: crate::paths::codex_home(),
+            chatgpt_base_url: crate::chatgpt::base_url(),
+            chatgpt_enabled: !crate::chatgpt::disabled(),
         }
     }
 }
@@ -100,7 +120,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(crate::catalog::models_response(&state.settings))
+    Json(crate::catalog::models_response(
+        &state.settings,
+        state.options.chatgpt_login().is_some(),
+    ))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
@@ -108,7 +131,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "status": "ok",
         "service": "codex-shim",
         "version": crate::VERSION,
-        "models": state.settings.models.len(),
+        "models": state.settings.models.len() + usize::from(state.options.chatgpt_login().is_some()),
         "settings": state.settings.fingerprint,
         "pid": std::process::id(),
         "port": state.options.port,

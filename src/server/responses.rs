@@ -12,26 +12,60 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::native;
 use super::prepare::Prepared;
 use super::upstream;
 use super::AppState;
+use crate::chatgpt;
 use crate::protocol::responses::ResponsesRequest;
+use crate::settings::WireApi;
+use crate::translate::encoder::{EncoderConfig, ResponsesEncoder};
 use crate::translate::{sse, Failure};
 
-pub(super) async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let req: ResponsesRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .and_then(|v| serde_json::from_value::<ResponsesRequest>(v.clone()).map(|r| (v, r)));
+    let (raw, req) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             return error_response(&Failure::invalid(format!(
                 "codex-shim: the request body is not a valid Responses request: {e}"
             )))
         }
     };
+    if chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled {
+        let login = match state.options.chatgpt_login() {
+            Some(l) if !l.expired() => l,
+            Some(_) => {
+                return error_response(&Failure::invalid(format!(
+                    "codex-shim: your ChatGPT login has expired; {}",
+                    chatgpt::LOGIN_HINT
+                )))
+            }
+            None => {
+                let file = state.options.codex_home.join("auth.json");
+                return error_response(&Failure::invalid(format!("codex-shim: `{}` uses your ChatGPT subscription, but there is no ChatGPT login in {}; {}", req.model, file.display(), chatgpt::LOGIN_HINT)));
+            }
+        };
+        let call = native::chatgpt_call(
+            raw,
+            &headers,
+            &login,
+            &state.options.chatgpt_base_url,
+            "/responses",
+            req.stream,
+        );
+        return native::forward(state, call).await;
+    }
     let Some(model) = state.settings.find(&req.model).cloned() else {
         let known = state.settings.slugs().join(", ");
         let msg = if known.is_empty() {
@@ -49,6 +83,13 @@ pub(super) async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> R
         Ok(r) => r,
         Err(e) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
     };
+    if model.provider.is_chat() && model.wire_api == WireApi::Responses {
+        return native::forward(
+            state,
+            native::byok_call(&model, resolved, raw, "/responses", req.stream),
+        )
+        .await;
+    }
     let prepared = Prepared::new(&model, resolved, &req);
     if !prepared.dropped.is_empty() {
         tracing::info!(model = %model.slug, dropped = ?prepared.dropped, "parts of the request cannot go to this upstream");
@@ -124,4 +165,32 @@ pub(super) fn error_response(f: &Failure) -> Response {
         }
     }
     resp
+}
+
+/// A failure before any upstream byte: an HTTP error, except the failures Codex reads only as
+/// `response.failed` (quota, context overflow), which become a short stream (or, for a JSON
+/// request, the failed Response's error with a matching status).
+pub(super) fn failure_response(f: &Failure, model: &str, stream: bool) -> Response {
+    if !f.needs_stream() {
+        return error_response(f);
+    }
+    let mut enc = ResponsesEncoder::new(EncoderConfig {
+        model: model.to_string(),
+        tools: Default::default(),
+        parallel_tool_calls: true,
+        tool_choice: Value::from("auto"),
+    });
+    let mut events = enc.start();
+    events.extend(enc.fail(f));
+    let (tx, rx) = mpsc::channel(events.len().max(1));
+    for e in events {
+        let _ = tx.try_send(e);
+    }
+    drop(tx);
+    if stream {
+        sse_response(rx)
+    } else {
+        let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, axum::Json(f.http_body())).into_response()
+    }
 }

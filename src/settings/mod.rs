@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub(crate) use resolve::has_version_segment;
 pub use resolve::{chat_completions_url, messages_url, ResolveError, ResolvedModel};
 pub use slug::slugify;
 
@@ -86,6 +87,15 @@ pub enum AuthHeader {
     Bearer,
 }
 
+/// The API an OpenAI-style upstream is spoken to with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireApi {
+    /// Chat completions, translated.
+    Chat,
+    /// The Responses API, forwarded natively (reasoning items and custom tools survive).
+    Responses,
+}
+
 /// Ollama's OpenAI-compatible endpoint on this machine.
 pub const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434/v1";
 
@@ -111,6 +121,8 @@ pub struct ModelConfig {
     pub extra_headers: Vec<(String, String)>,
     /// How the key is sent to an Anthropic-style upstream.
     pub auth_header: AuthHeader,
+    /// Which API an OpenAI-style upstream is spoken to with.
+    pub wire_api: WireApi,
     /// The file this model came from.
     pub source: PathBuf,
     /// Its position in that file's list (0-based).

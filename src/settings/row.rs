@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::{AuthHeader, ModelConfig, Provider, OLLAMA_BASE_URL};
+use super::{AuthHeader, ModelConfig, Provider, WireApi, OLLAMA_BASE_URL};
 
 /// A row before its slug is known.
 pub(super) struct Row {
@@ -23,6 +23,7 @@ pub(super) struct Row {
     supports_reasoning_effort: Option<bool>,
     extra_headers: Vec<(String, String)>,
     auth_header: AuthHeader,
+    wire_api: Option<WireApi>,
 }
 
 /// A field error: the field's name (as the user wrote it) and what is wrong.
@@ -69,6 +70,7 @@ pub(super) fn parse_row(value: &Value) -> Result<Row, FieldError> {
                 supports_reasoning_effort: None,
                 extra_headers: Vec::new(),
                 auth_header: AuthHeader::Default,
+                wire_api: None,
             })
         }
         Value::Object(map) => parse_object(map),
@@ -141,6 +143,25 @@ fn parse_object(map: &Map<String, Value>) -> Result<Row, FieldError> {
                     return Err((
                         Some("authHeader".into()),
                         format!("expected \"x-api-key\" or \"bearer\", found {v:?}"),
+                    ))
+                }
+            },
+        },
+        wire_api: match f.string(&["wire_api", "wireApi"])? {
+            None => None,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "chat" => Some(WireApi::Chat),
+                "responses" if provider != Provider::Anthropic => Some(WireApi::Responses),
+                "responses" => {
+                    return Err((
+                        Some("wireApi".into()),
+                        "the anthropic provider speaks only the Messages API".into(),
+                    ))
+                }
+                _ => {
+                    return Err((
+                        Some("wireApi".into()),
+                        format!("expected \"chat\" or \"responses\", found {v:?}"),
                     ))
                 }
             },
@@ -269,6 +290,17 @@ impl Row {
         let supports_reasoning_effort = self
             .supports_reasoning_effort
             .unwrap_or_else(|| default_effort_support(self.provider, &self.base_url, &self.model));
+        // OpenAI's own API speaks Responses natively; elsewhere chat completions is the safe default.
+        let official_openai = self.provider == Provider::OpenAi
+            && self
+                .base_url
+                .to_ascii_lowercase()
+                .starts_with("https://api.openai.com/");
+        let wire_api = self.wire_api.unwrap_or(if official_openai {
+            WireApi::Responses
+        } else {
+            WireApi::Chat
+        });
         ModelConfig {
             display_name: self.display_name.unwrap_or_else(|| self.model.clone()),
             slug,
@@ -282,6 +314,7 @@ impl Row {
             supports_reasoning_effort,
             extra_headers: self.extra_headers,
             auth_header: self.auth_header,
+            wire_api,
             source,
             index,
         }

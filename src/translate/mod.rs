@@ -13,6 +13,7 @@ pub mod encoder;
 pub mod envelope;
 pub mod errors;
 pub mod history;
+pub mod native;
 pub mod sse;
 mod think;
 pub mod tools;

@@ -262,8 +262,12 @@ impl Shim {
         let settings = Settings::load(&SettingsSource::Explicit(path)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // Its own Codex home (no ChatGPT login unless a test writes one) and no real backend.
         let mut options = ServerOptions {
             port: addr.port(),
+            codex_home: dir.path().join("codex-home"),
+            chatgpt_base_url: "http://127.0.0.1:9/unused".into(),
+            chatgpt_enabled: true,
             ..Default::default()
         };
         tune(&mut options);
@@ -278,6 +282,11 @@ impl Shim {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The Codex home this shim reads `auth.json` from.
+    pub fn codex_home(&self) -> std::path::PathBuf {
+        self.dir.path().join("codex-home")
     }
 }
 

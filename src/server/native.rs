@@ -1,0 +1,427 @@
+//! Native Responses forwarding: BYOK models with `wireApi: "responses"`, and the ChatGPT
+//! passthrough. The same machinery for both:
+//! - the body goes through [`crate::translate::native::prepare_body`] (model name, and only what
+//!   the target rejects removed);
+//! - the ChatGPT reply streams back byte for byte, with the backend's status, `Retry-After` and
+//!   headers (rate-limit headers feed Codex's UI); a BYOK reply gets the slug written back as its
+//!   model, event by event;
+//! - a side parser reads usage for the one log line per request without touching the bytes.
+//!
+//! Dropping the reply (Codex went away) drops the upstream stream, which cancels the request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use serde_json::Value;
+
+use super::responses::failure_response;
+use super::AppState;
+use crate::chatgpt::{self, Login};
+use crate::settings::{ModelConfig, ResolvedModel};
+use crate::translate::native::{prepare_body, rewrite_model, Target};
+use crate::translate::sse::{frame, SseParser};
+use crate::translate::Failure;
+
+/// Request headers of Codex's that the ChatGPT backend uses (session affinity, turn metadata).
+const FORWARDED: [&str; 14] = [
+    "originator",
+    "user-agent",
+    "session-id",
+    "session_id",
+    "thread-id",
+    "conversation_id",
+    "x-client-request-id",
+    "x-codex-turn-metadata",
+    "x-codex-window-id",
+    "x-codex-beta-features",
+    "x-codex-turn-state",
+    "x-openai-subagent",
+    "openai-beta",
+    "version",
+];
+
+/// One forwarded call.
+pub(super) struct NativeCall {
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+    who: String,
+    slug: String,
+    stream: bool,
+    /// Written back as the model of reply events; `None` passes the bytes through untouched.
+    rewrite_to: Option<String>,
+    chatgpt: bool,
+    secrets: Vec<String>,
+}
+
+fn sensitive(v: &str) -> Option<HeaderValue> {
+    let mut h = HeaderValue::from_str(v).ok()?;
+    h.set_sensitive(true);
+    Some(h)
+}
+
+/// The call to the ChatGPT backend for `path` (`/responses` or `/responses/compact`).
+pub(super) fn chatgpt_call(
+    body: Value,
+    incoming: &HeaderMap,
+    login: &Login,
+    base_url: &str,
+    path: &str,
+    stream: bool,
+) -> NativeCall {
+    let slug = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(chatgpt::SLUG)
+        .to_string();
+    let (body, dropped) = prepare_body(body, chatgpt::SLUG, Target::ChatGpt);
+    if !dropped.is_empty() {
+        tracing::info!(model = %slug, ?dropped, "removed from the request before it went to ChatGPT");
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    for name in FORWARDED {
+        if let Some(v) = incoming.get(name) {
+            headers.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static(if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    headers
+        .extend(sensitive(&format!("Bearer {}", login.access_token)).map(|v| (AUTHORIZATION, v)));
+    if let Some(acc) = login
+        .account_id
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok())
+    {
+        headers.insert("chatgpt-account-id", acc);
+    }
+    // Byte-for-byte means the alias is not written back; the backend names its model itself.
+    NativeCall {
+        url: format!("{}{path}", base_url.trim_end_matches('/')),
+        headers,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        who: format!(
+            "model `{slug}` (ChatGPT subscription at {})",
+            host_of(base_url)
+        ),
+        slug,
+        stream,
+        rewrite_to: None,
+        chatgpt: true,
+        secrets: vec![login.access_token.clone()],
+    }
+}
+
+/// The call to a BYOK Responses upstream for `path`.
+pub(super) fn byok_call(
+    model: &ModelConfig,
+    resolved: ResolvedModel,
+    body: Value,
+    path: &str,
+    stream: bool,
+) -> NativeCall {
+    let (body, dropped) = prepare_body(body, &model.model, Target::Byok);
+    if !dropped.is_empty() {
+        tracing::info!(model = %model.slug, ?dropped, "removed from the request before it went upstream");
+    }
+    let base = resolved.base_url.trim_end_matches('/');
+    let base = if crate::settings::has_version_segment(base) {
+        base.to_string()
+    } else {
+        format!("{base}/v1")
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static(if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    if let Some(key) = &resolved.api_key {
+        headers.extend(sensitive(&format!("Bearer {key}")).map(|v| (AUTHORIZATION, v)));
+    }
+    for (name, value) in &resolved.extra_headers {
+        if let (Ok(n), Some(v)) = (HeaderName::from_bytes(name.as_bytes()), sensitive(value)) {
+            headers.insert(n, v);
+        }
+    }
+    let url = format!("{base}{path}");
+    NativeCall {
+        who: format!(
+            "model `{}` (upstream `{}` at {})",
+            model.slug,
+            model.model,
+            host_of(&url)
+        ),
+        url,
+        headers,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        slug: model.slug.clone(),
+        stream,
+        rewrite_to: Some(model.slug.clone()),
+        chatgpt: false,
+        secrets: resolved
+            .api_key
+            .iter()
+            .chain(resolved.extra_headers.iter().map(|(_, v)| v))
+            .filter(|v| v.len() >= 8)
+            .cloned()
+            .collect(),
+    }
+}
+
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+impl NativeCall {
+    fn redact(&self, mut text: String) -> String {
+        for s in &self.secrets {
+            text = text.replace(s.as_str(), "[redacted]");
+        }
+        text
+    }
+}
+
+/// Sends the call and streams the reply back.
+pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response {
+    let started = Instant::now();
+    let route = if call.chatgpt { "chatgpt" } else { "responses" };
+    let sent = state
+        .client
+        .post(&call.url)
+        .headers(call.headers.clone())
+        .body(call.body.clone())
+        .send()
+        .await;
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            let f = Failure::transient(
+                502,
+                call.redact(format!(
+                    "{}: cannot reach the upstream: {}",
+                    call.who,
+                    e.without_url()
+                )),
+            );
+            tracing::info!(model = %call.slug, route, outcome = "failed", error = %f.message, "request");
+            return failure_response(&f, &call.slug, call.stream);
+        }
+    };
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() {
+        let retry_after = resp.headers().get(RETRY_AFTER).cloned();
+        let text = call.redact(resp.text().await.unwrap_or_default());
+        tracing::info!(model = %call.slug, route, upstream_status = status, outcome = "failed", duration_ms = started.elapsed().as_millis() as u64, "request");
+        if call.chatgpt {
+            if status == 401 {
+                return failure_response(
+                    &Failure::invalid(format!(
+                        "{}: the ChatGPT login was rejected (HTTP 401); {}",
+                        call.who,
+                        chatgpt::LOGIN_HINT
+                    )),
+                    &call.slug,
+                    call.stream,
+                );
+            }
+            // The backend's own answer, as it sent it.
+            let mut r = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                text,
+            )
+                .into_response();
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if let Some(v) = retry_after {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        let f = Failure::from_http(
+            status,
+            &text,
+            retry_after.as_ref().and_then(|v| v.to_str().ok()),
+            &call.who,
+        );
+        return failure_response(&f, &call.slug, call.stream);
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in resp.headers() {
+        if !matches!(
+            name.as_str(),
+            "content-length"
+                | "transfer-encoding"
+                | "connection"
+                | "keep-alive"
+                | "content-encoding"
+        ) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let is_sse = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if !is_sse {
+        // A JSON reply (non-streaming, or the compact endpoint).
+        let bytes = resp.bytes().await.unwrap_or_default();
+        let bytes = match (&call.rewrite_to, serde_json::from_slice::<Value>(&bytes)) {
+            (Some(slug), Ok(mut v)) => {
+                if rewrite_model(&mut v, slug) {
+                    Bytes::from(v.to_string())
+                } else {
+                    bytes
+                }
+            }
+            _ => bytes,
+        };
+        tracing::info!(model = %call.slug, route, upstream_status = status, outcome = "completed", duration_ms = started.elapsed().as_millis() as u64, "request");
+        let mut r = Response::new(Body::from(bytes));
+        *r.headers_mut() = headers;
+        return r;
+    }
+    let upstream = resp.bytes_stream();
+    let state0 = Sniffer {
+        parser: SseParser::new(),
+        rewrite_to: call.rewrite_to.clone(),
+        slug: call.slug.clone(),
+        route,
+        status,
+        started,
+        outcome: None,
+        usage: None,
+    };
+    let body = futures_util::stream::unfold(
+        (upstream, state0, false),
+        |(mut up, mut sn, done)| async move {
+            if done {
+                return None;
+            }
+            match up.next().await {
+                Some(Ok(bytes)) => {
+                    let out = sn.pass(bytes);
+                    Some((Ok::<_, std::io::Error>(out), (up, sn, false)))
+                }
+                Some(Err(e)) => {
+                    sn.outcome.get_or_insert_with(|| "cut".into());
+                    sn.log();
+                    Some((Err(std::io::Error::other(e.without_url())), (up, sn, true)))
+                }
+                None => {
+                    let tail = sn.finish();
+                    sn.log();
+                    Some((Ok(tail), (up, sn, true)))
+                }
+            }
+        },
+    );
+    let mut r = Response::new(Body::from_stream(body));
+    *r.headers_mut() = headers;
+    r
+}
+
+/// Watches (and, for BYOK, rewrites) the reply's events.
+struct Sniffer {
+    parser: SseParser,
+    rewrite_to: Option<String>,
+    slug: String,
+    route: &'static str,
+    status: u16,
+    started: Instant,
+    outcome: Option<String>,
+    usage: Option<Value>,
+}
+
+impl Sniffer {
+    fn pass(&mut self, bytes: Bytes) -> Bytes {
+        let events = self.parser.feed(&bytes);
+        if self.rewrite_to.is_none() {
+            events.iter().for_each(|e| self.observe(&e.data));
+            return bytes;
+        }
+        let mut out = String::new();
+        for e in events {
+            out.push_str(&self.rewrite(&e.data, e.event.as_deref()));
+        }
+        Bytes::from(out)
+    }
+
+    fn finish(&mut self) -> Bytes {
+        let events = self.parser.finish();
+        if self.rewrite_to.is_none() {
+            events.iter().for_each(|e| self.observe(&e.data));
+            return Bytes::new();
+        }
+        Bytes::from(
+            events
+                .iter()
+                .map(|e| self.rewrite(&e.data, e.event.as_deref()))
+                .collect::<String>(),
+        )
+    }
+
+    fn rewrite(&mut self, data: &str, name: Option<&str>) -> String {
+        self.observe(data);
+        match (serde_json::from_str::<Value>(data), &self.rewrite_to) {
+            (Ok(mut v), Some(slug)) => {
+                rewrite_model(&mut v, slug);
+                frame(&v)
+            }
+            _ => match name {
+                Some(n) => format!("event: {n}\ndata: {data}\n\n"),
+                None => format!("data: {data}\n\n"),
+            },
+        }
+    }
+
+    fn observe(&mut self, data: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            return;
+        };
+        if let Some(kind) = v["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("response."))
+            .filter(|t| matches!(*t, "completed" | "failed" | "incomplete"))
+        {
+            self.outcome = Some(kind.to_string());
+            self.usage = v["response"].get("usage").cloned();
+        }
+    }
+
+    fn log(&self) {
+        let u = self.usage.clone().unwrap_or(Value::Null);
+        tracing::info!(
+            model = %self.slug,
+            route = self.route,
+            upstream_status = self.status,
+            outcome = self.outcome.as_deref().unwrap_or("ended without a terminal event"),
+            input_tokens = u["input_tokens"].as_u64().unwrap_or(0),
+            output_tokens = u["output_tokens"].as_u64().unwrap_or(0),
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
+}
