@@ -61,7 +61,7 @@ pub fn entry(m: &ModelConfig, priority: usize) -> Value {
         "truncation_policy": {"mode": "tokens", "limit": 10_000},
         "context_window": window,
         "max_context_window": window,
-        "auto_compact_token_limit": (window * 8 / 10).max(8_000),
+        "auto_compact_token_limit": window * 8 / 10,
         "experimental_supported_tools": [],
         "input_modalities": if m.no_image_support { json!(["text"]) } else { json!(["text", "image"]) },
         "supports_image_detail_original": false,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::fake::{FakeUpstream, Reply};
+use common::read_fixture;
 use serde_json::{json, Value};
 
 /// The pinned Codex binary, or `None` (the test then says how to install it; CI requires it).
@@ -532,4 +533,356 @@ async fn codex_keeps_claude_thinking_across_a_tool_loop() {
         reqs[1].body["thinking"].is_object(),
         "thinking stays on: the tool loop has its thinking block"
     );
+}
+
+// ---- native Responses upstreams, the ChatGPT passthrough, and compaction on every route ----
+
+/// A Responses stream that commits `items` and completes with `input_tokens` of usage.
+fn responses_stream(items: &[Value], input_tokens: u64) -> String {
+    let mut evs = vec![
+        json!({"type": "response.created", "response": {"id": "resp_fake", "model": "upstream-model", "status": "in_progress", "output": []}}),
+    ];
+    for (i, item) in items.iter().enumerate() {
+        evs.push(json!({"type": "response.output_item.added", "output_index": i, "item": item}));
+        evs.push(json!({"type": "response.output_item.done", "output_index": i, "item": item}));
+    }
+    let usage = json!({"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 10, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input_tokens + 10});
+    evs.push(json!({"type": "response.completed", "response": {"id": "resp_fake", "model": "upstream-model", "status": "completed", "output": items, "usage": usage}}));
+    evs.iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+fn message_item(text: &str) -> Value {
+    json!({"type": "message", "id": "msg_up_final", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]})
+}
+
+/// Runs `codex exec PROMPT` through the shim in `sb` with `model`; returns Codex's output.
+async fn codex_exec(
+    sb: &Sandbox,
+    settings: &Path,
+    codex: &Path,
+    model: &str,
+    prompt: &str,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut cmd = sb.shim(
+        settings,
+        &[
+            "codex",
+            "-m",
+            model,
+            "exec",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-c",
+            "analytics.enabled=false",
+            "-C",
+        ],
+    );
+    cmd.arg(sb.path("work"))
+        .arg(prompt)
+        .env("CODEX_SHIM_CODEX_BIN", codex);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_native_responses_model_keeps_custom_tools_and_reasoning_items() {
+    let Some(codex) = codex_bin() else { return };
+    let up = FakeUpstream::start().await;
+    let sb = Sandbox::new();
+    let settings = sb.path("models.json");
+    std::fs::write(&settings, json!([{"model": "o4-mini", "slug": "native-o4", "provider": "openai", "base_url": format!("http://{}/v1", up.addr),
+        "apiKey": "sk-native", "wireApi": "responses", "supportsReasoningEffort": true}]).to_string()).unwrap();
+    let reasoning = json!({"type": "reasoning", "id": "rs_upstream_1", "summary": [{"type": "summary_text", "text": "**Plan** write the file"}], "encrypted_content": "gAAAAB-upstream-encrypted-blob=="});
+    let patch = json!({"type": "custom_tool_call", "id": "ctc_up_1", "call_id": "call_native_patch", "name": "apply_patch", "status": "completed",
+        "input": "*** Begin Patch\n*** Add File: native.txt\n+written by a native custom tool\n*** End Patch\n"});
+    up.push(Reply::sse(&responses_stream(
+        &[reasoning.clone(), patch],
+        500,
+    )));
+    up.push(Reply::sse(&responses_stream(
+        &[message_item("native.txt is in place.")],
+        600,
+    )));
+    let out = codex_exec(
+        &sb,
+        &settings,
+        &codex,
+        "native-o4",
+        "Create native.txt.",
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("native.txt is in place."),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.path("work/native.txt")).unwrap(),
+        "written by a native custom tool\n"
+    );
+    let reqs = up.requests();
+    assert_eq!(reqs.len(), 2, "{}", show(&out));
+    assert!(reqs
+        .iter()
+        .all(|r| r.path == "/v1/responses" && r.body["model"] == "o4-mini"));
+    let tool = reqs[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "apply_patch")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        tool["type"], "custom",
+        "apply_patch reaches the upstream as a native custom tool"
+    );
+    let input = reqs[1].body["input"].as_array().unwrap();
+    let replayed = input
+        .iter()
+        .find(|i| i["type"] == "reasoning")
+        .expect("the reasoning item comes back");
+    assert_eq!(
+        (
+            replayed["id"].clone(),
+            replayed["encrypted_content"].clone(),
+            replayed["summary"].clone()
+        ),
+        (
+            reasoning["id"].clone(),
+            reasoning["encrypted_content"].clone(),
+            reasoning["summary"].clone()
+        )
+    );
+    let output = input
+        .iter()
+        .find(|i| i["type"] == "custom_tool_call_output")
+        .unwrap();
+    assert_eq!(output["call_id"], "call_native_patch");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_runs_on_the_chatgpt_passthrough() {
+    let Some(codex) = codex_bin() else { return };
+    let backend = FakeUpstream::start().await;
+    let sb = Sandbox::new();
+    let settings = sb.path("models.json");
+    std::fs::write(&settings, "[]").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    use base64::Engine;
+    let token = format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.sig",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"exp":{}}}"#, now + 3600))
+    );
+    std::fs::write(sb.path("codex-home/auth.json"), json!({"auth_mode": "chatgpt", "OPENAI_API_KEY": null, "last_refresh": "2099-01-01T00:00:00Z",
+        "tokens": {"id_token": token, "access_token": token, "refresh_token": "r", "account_id": "acct-e2e"}}).to_string()).unwrap();
+    backend.push(Reply::sse(&read_fixture(
+        "codex-0.169/streams/ok-minimal.sse",
+    )));
+    backend.push(Reply::sse(&responses_stream(
+        &[message_item("Passthrough answer.")],
+        100,
+    )));
+    let base = format!("http://{}/backend-api/codex", backend.addr);
+    // No -m: with no settings models, `codex-shim codex` picks GPT-5.5 on the ChatGPT login.
+    let mut cmd = sb.shim(
+        &settings,
+        &[
+            "codex",
+            "exec",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-c",
+            "analytics.enabled=false",
+            "-C",
+        ],
+    );
+    cmd.arg(sb.path("work"))
+        .arg("say something")
+        .env("CODEX_SHIM_CODEX_BIN", &codex)
+        .env("CODEX_SHIM_CHATGPT_BASE_URL", &base);
+    let out = cmd.output().await.unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Passthrough answer."),
+        "{}",
+        show(&out)
+    );
+    let reqs = backend.requests();
+    assert_eq!(reqs.len(), 2, "{}", show(&out));
+    for r in &reqs {
+        assert_eq!(r.path, "/backend-api/codex/responses");
+        assert_eq!(r.headers["authorization"], format!("Bearer {token}"));
+        assert_eq!(r.headers["chatgpt-account-id"], "acct-e2e");
+        assert_eq!(r.body["model"], "gpt-5.5");
+        assert!(
+            r.headers.get("session-id").is_some(),
+            "Codex's session header is forwarded"
+        );
+    }
+    assert!(
+        reqs[1].body["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "function_call_output"),
+        "the tool loop went through"
+    );
+}
+
+/// A Messages stream with one `exec_command` tool_use, reporting `input_tokens`.
+fn anthropic_tool_use(id: &str, cmd: &str, input_tokens: u64) -> String {
+    let mut s = anthropic_event(
+        "message_start",
+        json!({"message": {"id": "msg_t", "type": "message", "role": "assistant", "content": [], "model": "m", "usage": {"input_tokens": input_tokens, "output_tokens": 1}}}),
+    );
+    s += &anthropic_event(
+        "content_block_start",
+        json!({"index": 0, "content_block": {"type": "tool_use", "id": id, "name": "exec_command", "input": {}}}),
+    );
+    s += &anthropic_event(
+        "content_block_delta",
+        json!({"index": 0, "delta": {"type": "input_json_delta", "partial_json": json!({"cmd": cmd}).to_string()}}),
+    );
+    s += &anthropic_event("content_block_stop", json!({"index": 0}));
+    s += &anthropic_event(
+        "message_delta",
+        json!({"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 20}}),
+    );
+    s + &anthropic_event("message_stop", json!({}))
+}
+
+/// A Messages stream with one text block and small usage.
+fn anthropic_small_text(text: &str) -> String {
+    let mut s = anthropic_event(
+        "message_start",
+        json!({"message": {"id": "msg_s", "type": "message", "role": "assistant", "content": [], "model": "m", "usage": {"input_tokens": 100, "output_tokens": 1}}}),
+    );
+    s += &anthropic_event(
+        "content_block_start",
+        json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
+    s += &anthropic_event(
+        "content_block_delta",
+        json!({"index": 0, "delta": {"type": "text_delta", "text": text}}),
+    );
+    s += &anthropic_event("content_block_stop", json!({"index": 0}));
+    s += &anthropic_event(
+        "message_delta",
+        json!({"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}}),
+    );
+    s + &anthropic_event("message_stop", json!({}))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_compacts_mid_task_on_every_byok_route_and_finishes() {
+    let Some(codex) = codex_bin() else { return };
+    const CMD: &str = "echo compacted-run > ran.txt";
+    for route in ["chat", "anthropic", "responses"] {
+        let up = FakeUpstream::start().await;
+        let sb = Sandbox::new();
+        let settings = sb.path("models.json");
+        // A 2000-token window: Codex compacts once a turn reports 1600 tokens.
+        let (provider, wire) = match route {
+            "anthropic" => ("anthropic", "chat"),
+            "responses" => ("openai", "responses"),
+            _ => ("generic-chat-completion-api", "chat"),
+        };
+        let base = if route == "chat" {
+            up.base_url()
+        } else {
+            format!("http://{}", up.addr)
+        };
+        std::fs::write(&settings, json!([{"model": "small-model", "slug": "small", "provider": provider, "base_url": base, "apiKey": "k",
+            "maxContextLimit": 2000, "wireApi": wire}]).to_string()).unwrap();
+        let summary = format!("SUMMARY-{route}: the command ran and wrote ran.txt.");
+        match route {
+            "chat" => {
+                let call = json!({"tool_calls": [{"index": 0, "id": "call_c1", "type": "function", "function": {"name": "exec_command", "arguments": json!({"cmd": CMD}).to_string()}}]});
+                let chunks = vec![
+                    common::fake::sse_chunk(call, None),
+                    common::fake::sse_chunk(json!({}), Some("tool_calls")),
+                    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5000,\"completion_tokens\":10,\"total_tokens\":5010}}\n\n".into(),
+                    "data: [DONE]\n\n".into(),
+                ];
+                up.push(Reply::Sse {
+                    chunks,
+                    delay: std::time::Duration::ZERO,
+                });
+                up.push(Reply::text(&[&summary]));
+                up.push(Reply::text(&["Finished after compaction."]));
+            }
+            "anthropic" => {
+                up.push(Reply::sse(&anthropic_tool_use("toolu_c1", CMD, 5000)));
+                up.push(Reply::sse(&anthropic_small_text(&summary)));
+                up.push(Reply::sse(&anthropic_small_text(
+                    "Finished after compaction.",
+                )));
+            }
+            _ => {
+                let call = json!({"type": "function_call", "id": "fc_up_c1", "call_id": "call_c1", "name": "exec_command", "arguments": json!({"cmd": CMD}).to_string(), "status": "completed"});
+                up.push(Reply::sse(&responses_stream(&[call], 5000)));
+                up.push(Reply::sse(&responses_stream(
+                    &[message_item(&summary)],
+                    100,
+                )));
+                up.push(Reply::sse(&responses_stream(
+                    &[message_item("Finished after compaction.")],
+                    100,
+                )));
+            }
+        }
+        let out = codex_exec(
+            &sb,
+            &settings,
+            &codex,
+            "small",
+            "Run the command, then report.",
+            &[],
+        )
+        .await;
+        assert!(out.status.success(), "{route}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Finished after compaction."),
+            "{route}: {}",
+            show(&out)
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.path("work/ran.txt")).unwrap(),
+            "compacted-run\n",
+            "{route}"
+        );
+        let reqs = up.requests();
+        assert_eq!(reqs.len(), 3, "{route}: {}", show(&out));
+        let compaction = reqs[1].body.to_string();
+        assert!(
+            compaction.contains("CONTEXT CHECKPOINT COMPACTION"),
+            "{route}: the upstream saw the compaction request"
+        );
+        match route {
+            "responses" => assert_eq!(reqs[1].body["tools"], json!([]), "{route}"),
+            _ => assert!(
+                reqs[1].body.get("tools").is_none(),
+                "{route}: no tools, so tool history went as text"
+            ),
+        }
+        assert!(
+            compaction.contains("compacted-run"),
+            "{route}: the tool history is in the compaction request"
+        );
+        assert!(
+            reqs[2].body.to_string().contains(&summary),
+            "{route}: the summary is in the next request"
+        );
+    }
 }

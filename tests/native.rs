@@ -1,0 +1,126 @@
+//! BYOK models with `wireApi: "responses"`: forwarded natively to a fake Responses upstream.
+
+mod common;
+
+use common::fake::{client, FakeUpstream, Reply, Shim};
+use common::validate::{classify, parse_sse, Outcome};
+use serde_json::{json, Value};
+
+use codex_shim::translate::envelope::Thinking;
+
+fn settings(up: &FakeUpstream) -> Value {
+    json!([{"model": "o4-mini", "slug": "o4", "provider": "openai", "base_url": format!("http://{}", up.addr), "apiKey": "sk-native-secret-9", "wireApi": "responses"}])
+}
+
+/// A native Responses stream whose events name the upstream's own model.
+fn upstream_stream() -> String {
+    let r = |status: &str| json!({"id": "resp_up_1", "object": "response", "model": "o4-mini-2025-04-16", "status": status, "output": []});
+    let evs = [
+        json!({"type": "response.created", "sequence_number": 0, "response": r("in_progress")}),
+        json!({"type": "response.output_item.done", "sequence_number": 1, "output_index": 0,
+               "item": {"type": "message", "id": "msg_up", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "native hello", "annotations": []}]}}),
+        json!({"type": "response.completed", "sequence_number": 2, "response": r("completed")}),
+    ];
+    evs.iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn forwards_natively_and_writes_the_slug_back() {
+    let up = FakeUpstream::start().await;
+    let shim = Shim::start(settings(&up), |_| {}).await;
+    up.push(Reply::sse(&upstream_stream()));
+    let body = json!({"model": "o4", "stream": true, "client_metadata": {"k": "v"}, "include": ["reasoning.encrypted_content"],
+        "input": [{"type": "message", "id": "msg_codex_1", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+                  {"type": "reasoning", "id": "rs_up_0", "summary": [], "encrypted_content": "gAAAA-upstream-own"},
+                  {"type": "reasoning", "id": "rs_claude", "summary": [], "encrypted_content": Thinking::chat("other provider").encode()}],
+        "tools": [{"type": "custom", "name": "apply_patch", "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}}]});
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let evs = parse_sse(&r.text().await.unwrap());
+    assert_eq!(classify(&evs), Outcome::Ok);
+    assert!(
+        evs.iter()
+            .filter(|e| e.get("response").is_some())
+            .all(|e| e["response"]["model"] == "o4"),
+        "{evs:#?}"
+    );
+    let seen = &up.requests()[0];
+    assert_eq!(seen.path, "/v1/responses");
+    assert_eq!(seen.headers["authorization"], "Bearer sk-native-secret-9");
+    assert_eq!(seen.body["model"], "o4-mini");
+    assert!(seen.body.get("client_metadata").is_none());
+    assert_eq!(
+        seen.body["tools"], body["tools"],
+        "custom tools go through natively"
+    );
+    let input = seen.body["input"].as_array().unwrap();
+    assert_eq!(input.len(), 2);
+    assert!(
+        input[0].get("id").is_none(),
+        "ids the upstream did not issue are stripped"
+    );
+    assert_eq!(
+        input[1],
+        json!({"type": "reasoning", "id": "rs_up_0", "summary": [], "encrypted_content": "gAAAA-upstream-own"})
+    );
+}
+
+#[tokio::test]
+async fn upstream_errors_are_classified_like_every_byok_route() {
+    let up = FakeUpstream::start().await;
+    let shim = Shim::start(settings(&up), |_| {}).await;
+    let body = json!({"model": "o4", "stream": true, "input": "hi"});
+    up.push(Reply::status(
+        401,
+        r#"{"error":{"message":"Incorrect API key provided: sk-native-secret-9"}}"#,
+    ));
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("model `o4`") && !text.contains("sk-native-secret-9"),
+        "{text}"
+    );
+    up.push(Reply::status(400, r#"{"error":{"code":"context_length_exceeded","message":"Your input exceeds the context window"}}"#));
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        classify(&parse_sse(&r.text().await.unwrap())),
+        Outcome::Fatal("context_length_exceeded".into())
+    );
+    up.push(Reply::Status {
+        status: 429,
+        body: "{}".into(),
+        headers: vec![("retry-after".into(), "9".into())],
+    });
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["retry-after"].to_str().unwrap()
+        ),
+        (429, "9")
+    );
+}
