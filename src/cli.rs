@@ -11,16 +11,18 @@ use crate::{catalog, chatgpt, codex, daemon, paths, server};
 
 const EXAMPLES: &str = "\
 Examples:
-  codex-shim serve                          run the server in the foreground (Ctrl-C stops it)
-  codex-shim list                           show the models from your settings and their slugs
-  codex-shim codex                          start the shim if needed and open Codex on the first model
+  codex-shim serve                  run the server in the foreground (Ctrl-C stops it)
+  codex-shim list                   show your models and their slugs
+  codex-shim codex                  start the shim if needed, open Codex on the first model
   codex-shim codex -m kimi-k2 exec \"fix the failing test\"
-  codex-shim --settings ./models.json start run in the background with one settings file
+  codex-shim codex -m gpt-5.5       GPT-5.5 on your ChatGPT login (after `codex login`)
+  codex-shim --settings ./models.json start
   codex-shim status | codex-shim stop
 
 Settings: ~/.factory/settings.json (customModels) and ~/.codex-shim/models.json (models), merged;
 or only the file given by --settings / CODEX_SHIM_SETTINGS. State (catalog, pid, log) lives in
-CODEX_SHIM_HOME, else the platform data dir. Log level: CODEX_SHIM_LOG (e.g. debug).";
+CODEX_SHIM_HOME, else the platform data dir. Codex's login is read from CODEX_HOME (default
+~/.codex); CODEX_SHIM_DISABLE_CHATGPT=1 turns the GPT-5.5 passthrough off. Log level: CODEX_SHIM_LOG.";
 
 /// Run Codex on any model: a local Responses API server that routes each model to its upstream.
 #[derive(Debug, Parser)]

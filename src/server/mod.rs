@@ -109,6 +109,7 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/responses", post(responses::create))
+        .route("/v1/responses/compact", post(responses::compact))
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

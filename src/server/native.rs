@@ -193,6 +193,12 @@ fn host_of(url: &str) -> String {
 }
 
 impl NativeCall {
+    /// Writes `slug` back as the reply's model (the compact endpoint answers in JSON, where the
+    /// requested alias is what the client expects to see).
+    pub(super) fn write_model_back(&mut self, slug: &str) {
+        self.rewrite_to = Some(slug.to_string());
+    }
+
     fn redact(&self, mut text: String) -> String {
         for s in &self.secrets {
             text = text.replace(s.as_str(), "[redacted]");

@@ -27,12 +27,74 @@ use crate::settings::WireApi;
 use crate::translate::encoder::{EncoderConfig, ResponsesEncoder};
 use crate::translate::{sse, Failure};
 
+/// The two endpoints that take a Responses request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Endpoint {
+    /// `POST /v1/responses`.
+    Responses,
+    /// `POST /v1/responses/compact` (older Codex builds): a JSON `{"output": [...]}` summary.
+    Compact,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Responses => "/responses",
+            Endpoint::Compact => "/responses/compact",
+        }
+    }
+}
+
+/// What the compact endpoint asks a translated upstream for.
+pub const COMPACT_PROMPT: &str = "Summarise this conversation so another coding agent can take over seamlessly. \
+Keep: the task and the user's requirements, decisions made, files touched and their paths, commands run and what they showed, \
+the current state, and the next steps. Be concise and specific; leave out pleasantries and repetition.";
+
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed = serde_json::from_slice::<Value>(&body)
+    route(state, &headers, &body, Endpoint::Responses).await
+}
+
+pub(super) async fn compact(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    route(state, &headers, &body, Endpoint::Compact).await
+}
+
+/// A compact request for a translated upstream: the conversation plus a summary instruction,
+/// without tools, answered as one JSON Response.
+fn summary_request(mut raw: Value) -> Value {
+    if let Some(obj) = raw.as_object_mut() {
+        obj.insert("stream".into(), Value::Bool(false));
+        obj.remove("tools");
+        obj.remove("tool_choice");
+        let prompt = serde_json::json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": COMPACT_PROMPT}]});
+        match obj.get_mut("input") {
+            Some(Value::Array(items)) => items.push(prompt),
+            Some(Value::String(text)) => {
+                let first = serde_json::json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]});
+                obj.insert("input".into(), Value::Array(vec![first, prompt]));
+            }
+            _ => {
+                obj.insert("input".into(), Value::Array(vec![prompt]));
+            }
+        }
+    }
+    raw
+}
+
+async fn route(
+    state: Arc<AppState>,
+    headers: &HeaderMap,
+    body: &[u8],
+    endpoint: Endpoint,
+) -> Response {
+    let parsed = serde_json::from_slice::<Value>(body)
         .and_then(|v| serde_json::from_value::<ResponsesRequest>(v.clone()).map(|r| (v, r)));
     let (raw, req) = match parsed {
         Ok(p) => p,
@@ -42,6 +104,7 @@ pub(super) async fn create(
             )))
         }
     };
+    let stream = endpoint == Endpoint::Responses && req.stream;
     if chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled {
         let login = match state.options.chatgpt_login() {
             Some(l) if !l.expired() => l,
@@ -56,14 +119,17 @@ pub(super) async fn create(
                 return error_response(&Failure::invalid(format!("codex-shim: `{}` uses your ChatGPT subscription, but there is no ChatGPT login in {}; {}", req.model, file.display(), chatgpt::LOGIN_HINT)));
             }
         };
-        let call = native::chatgpt_call(
+        let mut call = native::chatgpt_call(
             raw,
-            &headers,
+            headers,
             &login,
             &state.options.chatgpt_base_url,
-            "/responses",
-            req.stream,
+            endpoint.path(),
+            stream,
         );
+        if endpoint == Endpoint::Compact {
+            call.write_model_back(&req.model);
+        }
         return native::forward(state, call).await;
     }
     let Some(model) = state.settings.find(&req.model).cloned() else {
@@ -86,15 +152,27 @@ pub(super) async fn create(
     if model.provider.is_chat() && model.wire_api == WireApi::Responses {
         return native::forward(
             state,
-            native::byok_call(&model, resolved, raw, "/responses", req.stream),
+            native::byok_call(&model, resolved, raw, endpoint.path(), stream),
         )
         .await;
     }
+    // Translated routes answer a compact request with a one-off summary from the upstream.
+    let req = match endpoint {
+        Endpoint::Responses => req,
+        Endpoint::Compact => match serde_json::from_value::<ResponsesRequest>(summary_request(raw))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return error_response(&Failure::invalid(format!(
+                    "codex-shim: the compact request cannot be summarised: {e}"
+                )))
+            }
+        },
+    };
     let prepared = Prepared::new(&model, resolved, &req);
     if !prepared.dropped.is_empty() {
         tracing::info!(model = %model.slug, dropped = ?prepared.dropped, "parts of the request cannot go to this upstream");
     }
-    let streaming = req.stream;
 
     // Wait (briefly) for the upstream's answer, so its errors can be proper HTTP statuses.
     let started = upstream::begin(&state, prepared, &model.slug).await;
@@ -106,7 +184,7 @@ pub(super) async fn create(
     }
     let (tx, rx) = mpsc::channel::<Value>(64);
     tokio::spawn(upstream::run(state.clone(), started, tx));
-    if streaming {
+    if stream {
         sse_response(rx)
     } else {
         json_response(rx).await
