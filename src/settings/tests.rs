@@ -289,3 +289,29 @@ fn env_references_resolve_at_request_time() {
     // The Debug form never shows a key.
     assert!(!format!("{m:?}").contains("${KEY}"));
 }
+
+#[test]
+fn wire_api_defaults_to_responses_only_on_openais_own_api() {
+    let m = parse(json!([
+        {"model": "gpt-5.1", "provider": "openai"},
+        {"model": "deepseek-v4-pro", "provider": "openai", "base_url": "https://api.deepseek.com"},
+        {"model": "x", "provider": "openai", "base_url": "https://openrouter.ai/api/v1", "wireApi": "responses"},
+        {"model": "y", "provider": "openai", "wireApi": "chat"}
+    ]))
+    .unwrap();
+    let wires: Vec<WireApi> = m.iter().map(|m| m.wire_api).collect();
+    assert_eq!(
+        wires,
+        [
+            WireApi::Responses,
+            WireApi::Chat,
+            WireApi::Responses,
+            WireApi::Chat
+        ]
+    );
+    let err = parse(json!([{"model": "c", "provider": "anthropic", "wireApi": "responses"}]))
+        .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("wireApi"));
+    let err = parse(json!([{"model": "c", "provider": "openai", "wireApi": "grpc"}])).unwrap_err();
+    assert!(err.message.contains("\"chat\" or \"responses\""), "{err}");
+}
