@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::codex::config;
 use crate::settings::{Settings, SettingsSource};
 use crate::{catalog, chatgpt, codex, daemon, paths, server};
 
@@ -56,6 +57,10 @@ pub enum Command {
     Status,
     /// Write the model catalog for Codex and print its path
     Generate,
+    /// Make Codex use codex-shim by default: start the shim and edit $CODEX_HOME/config.toml safely
+    Enable,
+    /// Undo `enable` (the original config.toml comes back byte for byte) and stop the shim
+    Disable,
     /// List the configured models (same as `model list`)
     List,
     /// Model commands
@@ -73,8 +78,13 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// List the configured models
+    /// List the configured models (`*` marks the active one)
     List,
+    /// Choose the model Codex uses: a slug, an exact model name, or part of a display name
+    Use {
+        /// e.g. `kimi-k2`, `claude-sonnet-4-5`, `sonnet`, `gpt-5.5`
+        name: String,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -112,10 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Generate => {
             let settings = load(&source)?;
-            let path = paths::catalog_file();
             let passthrough = chatgpt::current_login().is_some();
-            catalog::write(&settings, passthrough, &path)
-                .with_context(|| format!("writing {}", path.display()))?;
+            let path = write_catalog(&settings, passthrough)?;
             eprintln!(
                 "Wrote {} model entries{}. No file under ~/.codex was changed.",
                 settings.models.len() + usize::from(passthrough),
@@ -132,6 +140,24 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         | Command::Model {
             command: ModelCommand::List,
         } => list(&source),
+        Command::Model {
+            command: ModelCommand::Use { name },
+        } => model_use(&source, &name),
+        Command::Enable => enable(&source, &cli.settings, cli.port),
+        Command::Disable => {
+            let editor = config_editor();
+            match editor.disable()? {
+                config::Outcome::Changed => {
+                    println!("Removed codex-shim from {}.", editor.config_path.display())
+                }
+                config::Outcome::Unchanged => println!(
+                    "codex-shim was not enabled in {}.",
+                    editor.config_path.display()
+                ),
+            }
+            println!("{}", daemon::stop(&paths::pid_file())?);
+            Ok(0)
+        }
         Command::Codex { args } => launch_codex(&source, &cli.settings, cli.port, &args),
     }
 }
@@ -186,24 +212,133 @@ fn describe_sources(settings: &Settings) -> String {
 
 fn list(source: &SettingsSource) -> anyhow::Result<i32> {
     let settings = load(source)?;
-    if settings.models.is_empty() {
+    let passthrough = chatgpt::current_login().is_some();
+    if settings.models.is_empty() && !passthrough {
         eprintln!("No models configured. Looked in: {}.\nAdd models to ~/.codex-shim/models.json (see the README) or pass --settings FILE.", describe_sources(&settings));
         return Ok(1);
     }
-    let width = settings
-        .models
-        .iter()
-        .map(|m| m.slug.len())
-        .max()
-        .unwrap_or(0);
-    for m in &settings.models {
+    let active = active_model(&settings, passthrough);
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    if passthrough {
+        rows.push((
+            chatgpt::SLUG.into(),
+            "GPT-5.5 (ChatGPT)".into(),
+            format!("{} (chatgpt)", chatgpt::SLUG),
+        ));
+    }
+    rows.extend(settings.models.iter().map(|m| {
+        (
+            m.slug.clone(),
+            m.display_name.clone(),
+            format!("{} ({})", m.model, m.provider.as_str()),
+        )
+    }));
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (slug, display, target) in rows {
+        let mark = if active.as_deref() == Some(slug.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        println!("{mark} {slug:width$}  {display}  ->  {target}");
+    }
+    Ok(0)
+}
+
+/// The `config.toml` editor for this user.
+fn config_editor() -> config::ConfigEditor {
+    config::ConfigEditor::new(paths::codex_home().join("config.toml"), paths::state_dir())
+}
+
+/// The remembered `model use` choice (for when the shim is not enabled in config.toml).
+fn chosen_file() -> PathBuf {
+    paths::state_dir().join("active-model")
+}
+
+/// The model the user chose, if it still exists: the one in config.toml when enabled, else the
+/// remembered `model use` choice.
+fn active_model(settings: &Settings, passthrough: bool) -> Option<String> {
+    let exists = |slug: &str| {
+        settings.find(slug).is_some_and(|m| m.slug == slug)
+            || (passthrough && slug == chatgpt::SLUG)
+    };
+    config_editor()
+        .active_model()
+        .into_iter()
+        .chain(
+            std::fs::read_to_string(chosen_file())
+                .ok()
+                .map(|s| s.trim().to_string()),
+        )
+        .find(|slug| exists(slug))
+}
+
+/// The active model, else the first settings model, else GPT-5.5 on a ChatGPT login.
+fn default_model(settings: &Settings, passthrough: bool) -> anyhow::Result<String> {
+    if let Some(m) = active_model(settings, passthrough) {
+        return Ok(m);
+    }
+    match (settings.models.first(), passthrough) {
+        (Some(m), _) => Ok(m.slug.clone()),
+        (None, true) => Ok(chatgpt::SLUG.to_string()),
+        (None, false) => anyhow::bail!(
+            "no models configured (looked in {}); add one to ~/.codex-shim/models.json, or run `codex login` to use GPT-5.5 on your ChatGPT subscription",
+            describe_sources(settings)
+        ),
+    }
+}
+
+/// Writes the catalog (absolute path, as Codex requires) and returns its path.
+fn write_catalog(settings: &Settings, passthrough: bool) -> anyhow::Result<PathBuf> {
+    let path = std::path::absolute(paths::catalog_file())?;
+    catalog::write(settings, passthrough, &path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+fn model_use(source: &SettingsSource, name: &str) -> anyhow::Result<i32> {
+    let settings = load(source)?;
+    let slug = settings
+        .resolve_name(name, chatgpt::current_login().is_some())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    config::write_atomic(&chosen_file(), format!("{slug}\n").as_bytes())
+        .with_context(|| format!("writing {}", chosen_file().display()))?;
+    let editor = config_editor();
+    if editor.active_model().is_some() {
+        editor.set_model(&slug)?;
         println!(
-            "{:width$}  {}  ->  {} ({})",
-            m.slug,
-            m.display_name,
-            m.model,
-            m.provider.as_str()
+            "Codex now uses `{slug}` (set in {}).",
+            editor.config_path.display()
         );
+    } else {
+        println!("Active model: `{slug}`. `codex-shim codex` uses it; run `codex-shim enable` to make it Codex's default too.");
+    }
+    Ok(0)
+}
+
+fn enable(
+    source: &SettingsSource,
+    settings_flag: &Option<PathBuf>,
+    port: u16,
+) -> anyhow::Result<i32> {
+    let settings = load(source)?;
+    let passthrough = chatgpt::current_login().is_some();
+    let model = default_model(&settings, passthrough)?;
+    let catalog = write_catalog(&settings, passthrough)?;
+    eprintln!("{}", start_daemon(source, settings_flag, port)?);
+    let editor = config_editor();
+    let outcome = editor.enable(&config::Managed {
+        model: model.clone(),
+        port,
+        catalog,
+    })?;
+    match outcome {
+        config::Outcome::Changed => println!(
+            "Codex now uses codex-shim with model `{model}` (edited {}; backups in {}). `codex-shim disable` undoes it.",
+            editor.config_path.display(),
+            editor.state_dir.join("backups").display()
+        ),
+        config::Outcome::Unchanged => println!("codex-shim is already enabled in {} with model `{model}`.", editor.config_path.display()),
     }
     Ok(0)
 }
@@ -255,20 +390,9 @@ fn launch_codex(
 ) -> anyhow::Result<i32> {
     let settings = load(source)?;
     let passthrough = chatgpt::current_login().is_some();
-    // The first settings model, else GPT-5.5 on the user's ChatGPT login.
-    let default = match (settings.models.first(), passthrough) {
-        (Some(m), _) => m.slug.clone(),
-        (None, true) => chatgpt::SLUG.to_string(),
-        (None, false) => anyhow::bail!(
-            "no models configured (looked in {}); add one to ~/.codex-shim/models.json, or run `codex login` to use GPT-5.5 on your ChatGPT subscription",
-            describe_sources(&settings)
-        ),
-    };
-    let catalog_path = paths::catalog_file();
-    catalog::write(&settings, passthrough, &catalog_path)
-        .with_context(|| format!("writing {}", catalog_path.display()))?;
-    let msg = start_daemon(source, settings_flag, port)?;
-    eprintln!("{msg}");
+    let default = default_model(&settings, passthrough)?;
+    let catalog_path = write_catalog(&settings, passthrough)?;
+    eprintln!("{}", start_daemon(source, settings_flag, port)?);
     codex::exec_codex(&codex::codex_args(
         port,
         &catalog_path,

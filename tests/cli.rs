@@ -192,7 +192,7 @@ fn list_reads_both_default_files_and_bad_settings_name_file_model_and_field() {
     );
     let o = env.run(&["list"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "glm-4-6   GLM  ->  glm-4.6 (generic-chat-completion-api)\nllama3-2  llama3.2  ->  llama3.2 (ollama)\n");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "  glm-4-6   GLM  ->  glm-4.6 (generic-chat-completion-api)\n  llama3-2  llama3.2  ->  llama3.2 (ollama)\n");
     assert_eq!(env.run(&["model", "list"]).stdout, o.stdout);
 
     let bad = env.path("bad.json");

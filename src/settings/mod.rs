@@ -322,6 +322,37 @@ impl Settings {
         }
     }
 
+    /// Resolves what a user typed (`model use NAME`) to a slug: an exact slug, an exact upstream
+    /// model name, or a fragment of one display name (case-insensitive). `passthrough` adds the
+    /// ChatGPT slug and alias.
+    pub fn resolve_name(&self, name: &str, passthrough: bool) -> Result<String, String> {
+        if passthrough && crate::chatgpt::is_passthrough(name) {
+            return Ok(crate::chatgpt::SLUG.to_string());
+        }
+        if let Some(m) = self.find(name) {
+            return Ok(m.slug.clone());
+        }
+        let needle = name.to_ascii_lowercase();
+        let hits: Vec<&ModelConfig> = self
+            .models
+            .iter()
+            .filter(|m| m.display_name.to_ascii_lowercase().contains(&needle))
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(one.slug.clone()),
+            [] => Err(format!(
+                "unknown model `{name}`; run `codex-shim model list` to see the slugs"
+            )),
+            many => Err(format!(
+                "`{name}` matches several models: {}; use one of these slugs",
+                many.iter()
+                    .map(|m| m.slug.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
     /// All slugs, for error messages.
     pub fn slugs(&self) -> Vec<&str> {
         self.models.iter().map(|m| m.slug.as_str()).collect()

@@ -315,3 +315,41 @@ fn wire_api_defaults_to_responses_only_on_openais_own_api() {
     let err = parse(json!([{"model": "c", "provider": "openai", "wireApi": "grpc"}])).unwrap_err();
     assert!(err.message.contains("\"chat\" or \"responses\""), "{err}");
 }
+
+#[test]
+fn names_resolve_by_slug_model_or_unique_display_fragment() {
+    let s = Settings {
+        models: parse(json!([
+            {"model": "claude-sonnet-4-5", "provider": "anthropic", "displayName": "Claude Sonnet"},
+            {"model": "claude-opus-4-1", "provider": "anthropic", "displayName": "Claude Opus"},
+            {"model": "qwen2.5-coder:14b", "provider": "ollama"}]))
+        .unwrap(),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.resolve_name("claude-opus-4-1", false).unwrap(),
+        "claude-opus-4-1"
+    );
+    assert_eq!(
+        s.resolve_name("qwen2.5-coder:14b", false).unwrap(),
+        "qwen2-5-coder-14b"
+    );
+    assert_eq!(
+        s.resolve_name("sonnet", false).unwrap(),
+        "claude-sonnet-4-5"
+    );
+    let err = s.resolve_name("claude", false).unwrap_err();
+    assert!(
+        err.contains("several models") && err.contains("claude-sonnet-4-5, claude-opus-4-1"),
+        "{err}"
+    );
+    assert!(s
+        .resolve_name("gpt", false)
+        .unwrap_err()
+        .contains("unknown model `gpt`"));
+    assert_eq!(s.resolve_name("openai-gpt-5-5", true).unwrap(), "gpt-5.5");
+    assert!(
+        s.resolve_name("gpt-5.5", false).is_err(),
+        "no passthrough without a login"
+    );
+}

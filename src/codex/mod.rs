@@ -4,6 +4,10 @@
 //! local server, pin the catalog (`model_catalog_json`, so names never fall back to bundled
 //! metadata) and pick the model, then passes every argument through. Loopback is added to
 //! `NO_PROXY`/`no_proxy` so a corporate proxy never intercepts the local hop.
+//!
+//! [`config`] edits Codex's `config.toml` for `enable`, `model use` and `disable`.
+
+pub mod config;
 
 use std::path::Path;
 
