@@ -113,6 +113,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                     info.pid,
                     h.models.unwrap_or(0)
                 );
+                if let Some(err) = &h.settings_error {
+                    println!("Your settings have an error, so it still serves the last good ones:\n  {err}");
+                }
                 Ok(0)
             }
             None => {
@@ -172,7 +175,16 @@ fn start_daemon(
     settings_flag: &Option<PathBuf>,
     port: u16,
 ) -> anyhow::Result<String> {
-    let fingerprint = load(source)?.fingerprint;
+    // Broken settings: fail here unless a server is running, which keeps serving the last good
+    // ones and reports the error itself.
+    let fingerprint = match load(source) {
+        Ok(s) => s.fingerprint,
+        Err(e) if daemon::running(&paths::pid_file()).is_some() => {
+            tracing::debug!("settings do not load: {e}");
+            String::new()
+        }
+        Err(e) => return Err(e),
+    };
     daemon::start(
         &std::env::current_exe()?,
         &serve_args(settings_flag, port),
@@ -350,6 +362,8 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
     let settings = load(source)?;
     let mut options = server::ServerOptions {
         port,
+        reload_from: Some(source.clone()),
+        catalog_path: Some(std::path::absolute(paths::catalog_file())?),
         ..Default::default()
     };
     options.allowed_hosts = server::allowed_hosts(

@@ -25,8 +25,11 @@ pub struct Health {
     pub service: Option<String>,
     pub pid: Option<u32>,
     pub models: Option<usize>,
-    /// The settings fingerprint it was started with.
+    /// The fingerprint of the settings it serves.
     pub settings: Option<String>,
+    /// Why the settings on disk could not be loaded (the last good ones keep serving).
+    #[serde(default)]
+    pub settings_error: Option<String>,
 }
 
 /// `GET /health` on loopback (no proxy), with a short timeout.
@@ -102,14 +105,25 @@ pub fn start(
     log: &Path,
     fingerprint: &str,
 ) -> anyhow::Result<String> {
-    if let Some((info, h)) = running(pid_file) {
+    if let Some((info, mut h)) = running(pid_file) {
         if info.port == port {
+            // The server reloads changed settings by itself; give it a moment to catch up.
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while h.settings.as_deref() != Some(fingerprint)
+                && h.settings_error.is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(100));
+                h = health(port).unwrap_or(h);
+            }
             let mut msg = format!(
                 "codex-shim is already running on http://127.0.0.1:{port} with pid {} ({} models).",
                 info.pid,
                 h.models.unwrap_or(0)
             );
-            if h.settings.as_deref() != Some(fingerprint) {
+            if let Some(err) = &h.settings_error {
+                msg.push_str(&format!("\nYour settings have an error, so it still serves the last good ones:\n  {err}"));
+            } else if h.settings.as_deref() != Some(fingerprint) {
                 msg.push_str("\nIts settings differ from the files on disk now; run `codex-shim restart` to load them.");
             }
             return Ok(msg);

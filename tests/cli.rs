@@ -275,30 +275,36 @@ fn the_readme_settings_example_loads_as_documented() {
 }
 
 #[test]
-fn a_server_started_with_older_settings_is_reported() {
+fn a_running_server_picks_up_settings_changes_and_reports_broken_ones() {
     let env = Env::new();
     let file = env.path("models.json");
     write(&file, r#"["llama3.2"]"#);
     let settings = file.to_str().unwrap();
     assert!(env.run(&["--settings", settings, "start"]).status.success());
-    let o = env.run(&["--settings", settings, "start"]);
-    assert!(
-        text(&o).contains("already running") && !text(&o).contains("restart"),
-        "{}",
-        text(&o)
-    );
     write(&file, r#"["llama3.2", "qwen3"]"#);
     let o = env.run(&["--settings", settings, "start"]);
     assert!(
-        text(&o).contains("run `codex-shim restart` to load them"),
+        text(&o).contains("already running")
+            && text(&o).contains("(2 models)")
+            && !text(&o).contains("restart"),
         "{}",
         text(&o)
     );
-    let o = env.run(&["--settings", settings, "restart"]);
+    write(
+        &file,
+        r#"["llama3.2", "qwen3", {"model": "x", "provider": "nope"}]"#,
+    );
+    let o = env.run(&["--settings", settings, "start"]);
     assert!(
-        o.status.success() && text(&o).contains("started"),
+        text(&o).contains("still serves the last good ones")
+            && text(&o).contains("unknown provider \"nope\""),
         "{}",
         text(&o)
     );
-    assert!(text(&env.run(&["status"])).contains("(2 models)"));
+    let o = env.run(&["status"]);
+    assert!(
+        text(&o).contains("(2 models)") && text(&o).contains("model #2, field `provider`"),
+        "{}",
+        text(&o)
+    );
 }

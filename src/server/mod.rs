@@ -12,6 +12,7 @@
 mod guard;
 mod native;
 mod prepare;
+pub mod reload;
 mod responses;
 mod upstream;
 
@@ -51,6 +52,10 @@ pub struct ServerOptions {
     pub chatgpt_base_url: String,
     /// False when `CODEX_SHIM_DISABLE_CHATGPT` is set: no passthrough entry, no ChatGPT traffic.
     pub chatgpt_enabled: bool,
+    /// Where the settings came from: when set, the server reloads them when they change.
+    pub reload_from: Option<crate::settings::SettingsSource>,
+    /// The catalog file rewritten on every reload (for Codex's `model_catalog_json`).
+    pub catalog_path: Option<std::path::PathBuf>,
 }
 
 impl ServerOptions {
@@ -77,13 +82,19 @@ impl Default for ServerOptions {
             codex_home: crate::paths::codex_home(),
             chatgpt_base_url: crate::chatgpt::base_url(),
             chatgpt_enabled: !crate::chatgpt::disabled(),
+            reload_from: None,
+            catalog_path: None,
         }
     }
 }
 
 /// Shared by every request.
 pub struct AppState {
-    pub settings: Arc<Settings>,
+    /// Swapped whole on reload; a request works on the snapshot it took, so streams in flight
+    /// are never disturbed.
+    settings: std::sync::RwLock<Arc<Settings>>,
+    /// Why the latest reload failed (the last good settings keep serving meanwhile).
+    settings_error: std::sync::RwLock<Option<String>>,
     pub client: reqwest::Client,
     pub options: ServerOptions,
 }
@@ -98,10 +109,39 @@ impl AppState {
             .build()
             .expect("the HTTP client builds with static settings");
         AppState {
-            settings: Arc::new(settings),
+            settings: std::sync::RwLock::new(Arc::new(settings)),
+            settings_error: std::sync::RwLock::new(None),
             client,
             options,
         }
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Installs new settings; requests already running keep theirs.
+    pub fn replace_settings(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+    }
+
+    /// The latest reload error, if the settings on disk are currently broken.
+    pub fn settings_error(&self) -> Option<String> {
+        self.settings_error
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_settings_error(&self, error: Option<String>) {
+        *self
+            .settings_error
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = error;
     }
 }
 
@@ -122,18 +162,20 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(crate::catalog::models_response(
-        &state.settings,
+        &state.settings(),
         state.options.chatgpt_login().is_some(),
     ))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let settings = state.settings();
     Json(json!({
         "status": "ok",
         "service": "codex-shim",
         "version": crate::VERSION,
-        "models": state.settings.models.len() + usize::from(state.options.chatgpt_login().is_some()),
-        "settings": state.settings.fingerprint,
+        "models": settings.models.len() + usize::from(state.options.chatgpt_login().is_some()),
+        "settings": settings.fingerprint,
+        "settings_error": state.settings_error(),
         "pid": std::process::id(),
         "port": state.options.port,
     }))
@@ -145,9 +187,14 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let watcher = reload::spawn(state.clone());
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    result
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when the

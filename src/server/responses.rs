@@ -132,8 +132,9 @@ async fn route(
         }
         return native::forward(state, call).await;
     }
-    let Some(model) = state.settings.find(&req.model).cloned() else {
-        let known = state.settings.slugs().join(", ");
+    let settings = state.settings();
+    let Some(model) = settings.find(&req.model).cloned() else {
+        let known = settings.slugs().join(", ");
         let msg = if known.is_empty() {
             format!("codex-shim: unknown model `{}`: no models are configured (add them to ~/.codex-shim/models.json or pass --settings)", req.model)
         } else {

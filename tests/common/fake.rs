@@ -256,7 +256,14 @@ pub struct Shim {
 impl Shim {
     /// Starts the shim with `settings` (a settings document); `tune` adjusts its options.
     pub async fn start(settings: Value, tune: impl FnOnce(&mut ServerOptions)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Shim::start_in(tempfile::tempdir().unwrap(), settings, tune).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        settings: Value,
+        tune: impl FnOnce(&mut ServerOptions),
+    ) -> Self {
         let path = dir.path().join("models.json");
         std::fs::write(&path, settings.to_string()).unwrap();
         let settings = Settings::load(&SettingsSource::Explicit(path)).unwrap();
@@ -282,6 +289,24 @@ impl Shim {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Starts the shim so it reloads its settings file and rewrites `catalog.json` on changes.
+    pub async fn start_reloading(settings: Value) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.json");
+        let catalog = dir.path().join("catalog.json");
+        let shim = Shim::start_in(dir, settings, move |o| {
+            o.reload_from = Some(SettingsSource::Explicit(path));
+            o.catalog_path = Some(catalog);
+        })
+        .await;
+        shim
+    }
+
+    /// The settings file this shim was started with.
+    pub fn settings_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("models.json")
     }
 
     /// The Codex home this shim reads `auth.json` from.
