@@ -1,12 +1,15 @@
-//! Request-time resolution: `${VAR}` references and upstream URLs.
+//! Request-time resolution: `${NAME}` and `keychain:NAME` references, and upstream URLs.
 //!
-//! `${VAR}` in `apiKey`, `baseUrl` and `extraHeaders` values is read from the environment when a
-//! request needs it, so a key exported after the shim started still works. An unset or empty
-//! variable is an error naming the variable and the model, never an empty `Bearer ` header.
+//! `${NAME}` in `apiKey`, `baseUrl` and `extraHeaders` values is read when a request needs it:
+//! the environment variable `NAME` if set, else the keychain entry `NAME` (service `codex-shim`).
+//! An `apiKey` of exactly `keychain:NAME` reads the keychain only. So a key exported, or stored
+//! with `codex-shim key set`, after the shim started still works. A missing value is an error that
+//! names the key, the model and where it looked, never an empty `Bearer ` header.
 
 use std::fmt;
 
 use super::ModelConfig;
+use crate::secrets::{SecretSource, SERVICE};
 
 /// A model with every reference filled in. Holds secrets: never log it.
 pub struct ResolvedModel {
@@ -20,7 +23,21 @@ pub struct ResolvedModel {
 pub struct ResolveError {
     pub slug: String,
     pub field: &'static str,
+    /// The key's name.
     pub variable: String,
+    /// Where it was looked for, or why the keychain could not be read.
+    pub reason: Missing,
+}
+
+/// What went wrong with one reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// `${NAME}`: neither the environment nor the keychain has it.
+    EnvAndKeychain,
+    /// `keychain:NAME`: the keychain does not have it.
+    Keychain,
+    /// The keychain could not be read.
+    KeychainError(String),
 }
 
 // Hand-written so the key and header values never reach a log through `{:?}`.
@@ -43,36 +60,78 @@ impl fmt::Debug for ResolvedModel {
 
 impl fmt::Display for ResolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "model `{}`: environment variable `{}` (used in {}) is not set or is empty; export it before starting codex-shim",
-            self.slug, self.variable, self.field
-        )
+        let (slug, name, field) = (&self.slug, &self.variable, self.field);
+        match &self.reason {
+            Missing::EnvAndKeychain => write!(
+                f,
+                "model `{slug}`: `{name}` (used in {field}) is not set: there is no environment variable `{name}` and no keychain entry `{name}` (service {SERVICE}); store it with `codex-shim key set {name}` or export it"
+            ),
+            Missing::Keychain => write!(
+                f,
+                "model `{slug}`: there is no keychain entry `{name}` (service {SERVICE}, used in {field}); store it with `codex-shim key set {name}`"
+            ),
+            Missing::KeychainError(e) => write!(f, "model `{slug}`: cannot read `{name}` (used in {field}) from the keychain: {e}"),
+        }
     }
 }
 
 impl std::error::Error for ResolveError {}
 
+/// Environment lookups from a closure and no keychain: for tests and callers without one.
+struct EnvOnly<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> SecretSource for EnvOnly<F> {
+    fn env(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.is_empty())
+    }
+    fn keychain(&self, _name: &str) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+}
+
 impl ModelConfig {
-    /// Fills in `${VAR}` references from the process environment.
+    /// Fills in references from the process environment and the OS keychain.
     pub fn resolve(&self) -> Result<ResolvedModel, ResolveError> {
-        self.resolve_with(|name| std::env::var(name).ok())
+        self.resolve_from(&crate::secrets::System)
     }
 
-    /// Fills in `${VAR}` references from `lookup` (the environment, or a test's map).
+    /// Fills in `${VAR}` references from `lookup` only (no keychain).
     pub fn resolve_with(
         &self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<ResolvedModel, ResolveError> {
+        self.resolve_from(&EnvOnly(lookup))
+    }
+
+    /// Fills in references from `source`.
+    pub fn resolve_from(&self, source: &dyn SecretSource) -> Result<ResolvedModel, ResolveError> {
+        let err = |field: &'static str, variable: String, reason: Missing| ResolveError {
+            slug: self.slug.clone(),
+            field,
+            variable,
+            reason,
+        };
         let expand = |field: &'static str, text: &str| {
-            expand_vars(text, &lookup).map_err(|variable| ResolveError {
-                slug: self.slug.clone(),
-                field,
-                variable,
-            })
+            expand_vars(text, source).map_err(|(name, reason)| err(field, name, reason))
         };
         let api_key = match &self.api_key {
-            Some(k) => Some(expand("apiKey", k)?).filter(|k| !k.is_empty()),
+            Some(k) => match k.strip_prefix("keychain:") {
+                Some(name) => match source.keychain(name.trim()) {
+                    Ok(Some(v)) => Some(v),
+                    Ok(None) => {
+                        return Err(err("apiKey", name.trim().to_string(), Missing::Keychain))
+                    }
+                    Err(e) => {
+                        return Err(err(
+                            "apiKey",
+                            name.trim().to_string(),
+                            Missing::KeychainError(e),
+                        ))
+                    }
+                },
+                None => Some(expand("apiKey", k)?),
+            }
+            .filter(|k| !k.is_empty()),
             None => None,
         };
         let mut extra_headers = Vec::with_capacity(self.extra_headers.len());
@@ -85,25 +144,52 @@ impl ModelConfig {
             extra_headers,
         })
     }
+
+    /// The key names this model's settings refer to (`${NAME}`, `keychain:NAME`).
+    pub fn key_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for text in self
+            .api_key
+            .iter()
+            .chain(std::iter::once(&self.base_url))
+            .chain(self.extra_headers.iter().map(|(_, v)| v))
+        {
+            if let Some(n) = text.strip_prefix("keychain:") {
+                names.push(n.trim().to_string());
+                continue;
+            }
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("${") {
+                let Some(len) = rest[start + 2..].find('}') else {
+                    break;
+                };
+                names.push(rest[start + 2..start + 2 + len].trim().to_string());
+                rest = &rest[start + 3 + len..];
+            }
+        }
+        names
+    }
 }
 
-/// Replaces each `${NAME}` with its value; an unset or empty variable is returned as the error.
-pub(crate) fn expand_vars(
-    text: &str,
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<String, String> {
+/// Replaces each `${NAME}` with the environment variable, else the keychain entry.
+fn expand_vars(text: &str, source: &dyn SecretSource) -> Result<String, (String, Missing)> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let Some(len) = rest[start + 2..].find('}') else {
             break;
         };
-        let name = &rest[start + 2..start + 2 + len];
+        let name = rest[start + 2..start + 2 + len].trim().to_string();
         out.push_str(&rest[..start]);
-        match lookup(name.trim()).filter(|v| !v.is_empty()) {
-            Some(v) => out.push_str(&v),
-            None => return Err(name.trim().to_string()),
-        }
+        let value = match source.env(&name) {
+            Some(v) => v,
+            None => match source.keychain(&name) {
+                Ok(Some(v)) if !v.is_empty() => v,
+                Ok(_) => return Err((name, Missing::EnvAndKeychain)),
+                Err(e) => return Err((name, Missing::KeychainError(e))),
+            },
+        };
+        out.push_str(&value);
         rest = &rest[start + 3 + len..];
     }
     out.push_str(rest);

@@ -1,5 +1,7 @@
 //! The `codex-shim` command line.
 
+mod key_cmd;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -68,12 +70,32 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// API keys in the OS keychain (service `codex-shim`)
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Start the shim if needed, then run `codex` with every argument after it, set up to use the shim
     Codex {
         /// Arguments for codex (e.g. `-m SLUG exec "prompt"`); a leading `--` is optional
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Store a key: read from stdin, or a prompt that does not echo (never from the command line)
+    Set {
+        /// The key's name, as used in settings: "apiKey": "${NAME}"
+        name: String,
+    },
+    /// Delete a key from the keychain
+    Delete { name: String },
+    /// List the key names your settings use, where each is found, and which models use it
+    List,
+    /// Move every literal apiKey in your settings files into the keychain, rewriting it as ${NAME}
+    Import,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +169,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             command: ModelCommand::Use { name },
         } => model_use(&source, &name),
         Command::Enable => enable(&source, &cli.settings, cli.port),
+        Command::Key { command } => match command {
+            KeyCommand::Set { name } => key_cmd::set(&name),
+            KeyCommand::Delete { name } => key_cmd::delete(&name),
+            KeyCommand::List => key_cmd::list(&load(&source)?),
+            KeyCommand::Import => key_cmd::import(&source),
+        },
         Command::Disable => {
             let editor = config_editor();
             match editor.disable()? {
