@@ -17,6 +17,7 @@ pub mod chatgpt;
 pub mod cli;
 pub mod codex;
 pub mod daemon;
+pub mod desktop;
 pub mod keys;
 pub mod paths;
 pub mod protocol;

@@ -308,3 +308,45 @@ fn a_running_server_picks_up_settings_changes_and_reports_broken_ones() {
         text(&o)
     );
 }
+
+#[test]
+fn app_enables_the_shim_then_says_when_there_is_no_desktop_app() {
+    let env = Env::new();
+    let settings = env.path("models.json");
+    write(&settings, r#"["llama3.2", "qwen3"]"#);
+    // The pinned Codex CLI on Linux has no `app` command: the honest answer is a clear message.
+    let codex = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/e2e/node_modules/.bin/codex"
+    );
+    let o = env
+        .cmd(&[
+            "--settings",
+            settings.to_str().unwrap(),
+            "app",
+            "-m",
+            "qwen3",
+            ".",
+        ])
+        .env("CODEX_SHIM_CODEX_BIN", codex)
+        .output()
+        .unwrap();
+    if !std::path::Path::new(codex).exists() {
+        return; // codex_e2e.rs insists on the pinned CLI under CI
+    }
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("Codex Desktop is not available on this platform"),
+        "{}",
+        text(&o)
+    );
+    let config = std::fs::read_to_string(env.path("codex/config.toml")).unwrap();
+    assert!(
+        config.contains("model = \"qwen3\"") && config.contains("[model_providers.codex_shim]"),
+        "{config}"
+    );
+    assert!(
+        env.run(&["status"]).status.success(),
+        "the shim is running for the app"
+    );
+}

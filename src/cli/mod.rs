@@ -63,6 +63,15 @@ pub enum Command {
     Enable,
     /// Undo `enable` (the original config.toml comes back byte for byte) and stop the shim
     Disable,
+    /// Enable the shim, then open Codex Desktop on PATH (macOS: quits a running Codex first)
+    App {
+        /// The project folder to open
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Choose the model first (as `model use`)
+        #[arg(short, long)]
+        model: Option<String>,
+    },
     /// List the configured models (same as `model list`)
     List,
     /// Model commands
@@ -169,6 +178,37 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             command: ModelCommand::Use { name },
         } => model_use(&source, &name),
         Command::Enable => enable(&source, &cli.settings, cli.port),
+        Command::App { path, model } => {
+            if let Some(name) = model {
+                model_use(&source, &name)?;
+            }
+            enable(&source, &cli.settings, cli.port)?;
+            let path = std::path::absolute(&path)?;
+            let no_proxy = codex::no_proxy_env(
+                std::env::var("NO_PROXY").ok().as_deref(),
+                std::env::var("no_proxy").ok().as_deref(),
+            );
+            let env = [
+                ("NO_PROXY".to_string(), no_proxy.clone()),
+                ("no_proxy".to_string(), no_proxy),
+            ];
+            match crate::desktop::launch(
+                &crate::desktop::SystemRunner,
+                crate::desktop::Platform::current(),
+                &codex::codex_binary(),
+                &path,
+                &env,
+            ) {
+                Ok(msg) => {
+                    println!("{msg}");
+                    Ok(0)
+                }
+                Err(msg) => {
+                    eprintln!("codex-shim: {msg}");
+                    Ok(1)
+                }
+            }
+        }
         Command::Key { command } => match command {
             KeyCommand::Set { name } => key_cmd::set(&name),
             KeyCommand::Delete { name } => key_cmd::delete(&name),
