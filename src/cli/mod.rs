@@ -16,9 +16,15 @@ const EXAMPLES: &str = "\
 Examples:
   codex-shim serve                  run the server in the foreground (Ctrl-C stops it)
   codex-shim list                   show your models and their slugs
-  codex-shim codex                  start the shim if needed, open Codex on the first model
+  codex-shim codex                  start the shim if needed, open Codex on the active model
   codex-shim codex -m kimi-k2 exec \"fix the failing test\"
   codex-shim codex -m gpt-5.5       GPT-5.5 on your ChatGPT login (after `codex login`)
+  codex-shim enable                 make plain `codex` use the shim (config.toml, backed up)
+  codex-shim model use sonnet       switch models by slug, model name or display-name fragment
+  codex-shim disable                put config.toml back exactly as it was
+  codex-shim key set DEEPSEEK_API_KEY   then \"apiKey\": \"${DEEPSEEK_API_KEY}\" in your settings
+  codex-shim key import             move plaintext keys from your settings into the keychain
+  codex-shim app ~/code/project     enable, then open Codex Desktop on a project
   codex-shim --settings ./models.json start
   codex-shim status | codex-shim stop
 
