@@ -59,6 +59,21 @@ pub(super) struct NativeCall {
     secrets: Vec<String>,
 }
 
+/// `Content-Type: application/json`, and an `Accept` for a stream or a JSON reply.
+pub(super) fn json_headers(stream: bool) -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        ACCEPT,
+        HeaderValue::from_static(if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    h
+}
+
 fn sensitive(v: &str) -> Option<HeaderValue> {
     let mut h = HeaderValue::from_str(v).ok()?;
     h.set_sensitive(true);
@@ -89,15 +104,7 @@ pub(super) fn chatgpt_call(
             headers.insert(HeaderName::from_static(name), v.clone());
         }
     }
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(
-        ACCEPT,
-        HeaderValue::from_static(if stream {
-            "text/event-stream"
-        } else {
-            "application/json"
-        }),
-    );
+    headers.extend(json_headers(stream));
     headers
         .extend(sensitive(&format!("Bearer {}", login.access_token)).map(|v| (AUTHORIZATION, v)));
     if let Some(acc) = login
@@ -143,15 +150,7 @@ pub(super) fn byok_call(
         format!("{base}/v1")
     };
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(
-        ACCEPT,
-        HeaderValue::from_static(if stream {
-            "text/event-stream"
-        } else {
-            "application/json"
-        }),
-    );
+    headers.extend(json_headers(stream));
     if let Some(key) = &resolved.api_key {
         headers.extend(sensitive(&format!("Bearer {key}")).map(|v| (AUTHORIZATION, v)));
     }

@@ -8,7 +8,7 @@
 //! The prepared request holds the key (in `headers`); it is never logged. `redact` scrubs the key
 //! and header values from any upstream text before it reaches Codex or the log.
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
 
 use crate::protocol::responses::ResponsesRequest;
@@ -67,9 +67,8 @@ impl Prepared {
             "model `{}` (upstream `{}` at {host})",
             model.slug, model.model
         );
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        // Translated routes always stream from the upstream, whatever the client asked for.
+        let mut headers = super::native::json_headers(true);
         let (body, tools, dropped) = if anthropic {
             headers.insert(
                 "anthropic-version",
