@@ -4,6 +4,64 @@ use std::path::Path;
 
 use crate::settings::{Settings, SettingsError};
 
+/// Where a key was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Environment,
+    Keychain,
+    Missing,
+    /// The keychain could not be read (the reason, never a value).
+    Unavailable(String),
+}
+
+impl Found {
+    pub fn label(&self) -> String {
+        match self {
+            Found::Environment => "environment".into(),
+            Found::Keychain => "keychain".into(),
+            Found::Missing => "MISSING".into(),
+            Found::Unavailable(e) => format!("keychain unavailable: {e}"),
+        }
+    }
+}
+
+/// A key name the settings use, where it is found, and which models use it. Never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    pub name: String,
+    pub found: Found,
+    pub slugs: Vec<String>,
+}
+
+/// Every key name the settings refer to, in order of first use.
+pub fn key_status(settings: &Settings) -> Vec<KeyStatus> {
+    let mut out: Vec<KeyStatus> = Vec::new();
+    for m in &settings.models {
+        for name in m.key_names() {
+            match out.iter_mut().find(|k| k.name == name) {
+                Some(k) => k.slugs.push(m.slug.clone()),
+                None => out.push(KeyStatus {
+                    name,
+                    found: Found::Missing,
+                    slugs: vec![m.slug.clone()],
+                }),
+            }
+        }
+    }
+    for k in &mut out {
+        k.found = if std::env::var(&k.name).is_ok_and(|v| !v.is_empty()) {
+            Found::Environment
+        } else {
+            match crate::secrets::get(&k.name) {
+                Ok(Some(_)) => Found::Keychain,
+                Ok(None) => Found::Missing,
+                Err(e) => Found::Unavailable(e),
+            }
+        };
+    }
+    out
+}
+
 /// The keychain name for a model's key: `KIMI_K2_API_KEY` for slug `kimi-k2`.
 pub fn key_name_for(slug: &str) -> String {
     let base: String = slug

@@ -12,6 +12,7 @@
 //! - [`server`]: the axum routes, the host guard and the upstream client;
 //! - [`codex`], [`daemon`], [`paths`]: launching Codex, the background process, file locations.
 
+pub mod active;
 pub mod catalog;
 pub mod chatgpt;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod codex;
 pub mod daemon;
 pub mod desktop;
 pub mod keys;
+pub mod launch;
 pub mod paths;
 pub mod protocol;
 pub mod secrets;

@@ -38,29 +38,19 @@ pub(super) fn delete(name: &str) -> anyhow::Result<i32> {
 
 /// Every key name the settings refer to, where it is found, and which models use it.
 pub(super) fn list(settings: &Settings) -> anyhow::Result<i32> {
-    let mut names: Vec<(String, Vec<String>)> = Vec::new();
-    for m in &settings.models {
-        for n in m.key_names() {
-            match names.iter_mut().find(|(k, _)| *k == n) {
-                Some((_, slugs)) => slugs.push(m.slug.clone()),
-                None => names.push((n, vec![m.slug.clone()])),
-            }
-        }
-    }
-    if names.is_empty() {
+    let keys = crate::keys::key_status(settings);
+    if keys.is_empty() {
         println!("Your settings refer to no keys by name. `codex-shim key import` moves literal keys into the keychain.");
         return Ok(0);
     }
-    let width = names.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    for (name, slugs) in names {
-        let env = std::env::var(&name).is_ok_and(|v| !v.is_empty());
-        let where_ = match (env, secrets::get(&name)) {
-            (true, _) => "environment".to_string(),
-            (false, Ok(Some(_))) => "keychain".to_string(),
-            (false, Ok(None)) => "MISSING".to_string(),
-            (false, Err(e)) => format!("keychain unavailable: {e}"),
-        };
-        println!("{name:width$}  {where_:11}  used by {}", slugs.join(", "));
+    let width = keys.iter().map(|k| k.name.len()).max().unwrap_or(0);
+    for k in keys {
+        println!(
+            "{:width$}  {:11}  used by {}",
+            k.name,
+            k.found.label(),
+            k.slugs.join(", ")
+        );
     }
     Ok(0)
 }

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::codex::config;
 use crate::settings::{Settings, SettingsSource};
-use crate::{catalog, chatgpt, codex, daemon, paths, server};
+use crate::{active, catalog, chatgpt, codex, daemon, paths, server};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -69,6 +69,8 @@ pub enum Command {
     Enable,
     /// Undo `enable` (the original config.toml comes back byte for byte) and stop the shim
     Disable,
+    /// Open the web UI in your browser (starts the shim if needed)
+    Ui,
     /// Enable the shim, then open Codex Desktop on PATH (macOS: quits a running Codex first)
     App {
         /// The project folder to open
@@ -184,6 +186,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             command: ModelCommand::Use { name },
         } => model_use(&source, &name),
         Command::Enable => enable(&source, &cli.settings, cli.port),
+        Command::Ui => {
+            eprintln!("{}", start_daemon(&source, &cli.settings, cli.port)?);
+            let token = std::fs::read_to_string(ui_token_file())
+                .with_context(|| format!("reading {}", ui_token_file().display()))?;
+            let url = format!("http://127.0.0.1:{}/ui#token={}", cli.port, token.trim());
+            let opener = if cfg!(target_os = "macos") {
+                "open"
+            } else {
+                "xdg-open"
+            };
+            use crate::desktop::Runner;
+            match crate::desktop::SystemRunner.spawn(opener, &[url.as_str()], &[]) {
+                Ok(()) => println!("Opened the codex-shim UI in your browser."),
+                Err(_) => println!("Open this address in your browser (it carries this session's UI token):\n  {url}"),
+            }
+            Ok(0)
+        }
         Command::App { path, model } => {
             if let Some(name) = model {
                 model_use(&source, &name)?;
@@ -269,6 +288,33 @@ fn start_daemon(
     )
 }
 
+/// Where the running server keeps its UI token (readable by this user only).
+fn ui_token_file() -> PathBuf {
+    paths::state_dir().join("ui-token")
+}
+
+/// A fresh random UI token, stored for `codex-shim ui` (mode 0600), never printed or logged.
+fn new_ui_token() -> anyhow::Result<String> {
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let file = ui_token_file();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    std::io::Write::write_all(&mut opts.open(&file)?, token.as_bytes())?;
+    Ok(token)
+}
+
 fn serve_args(settings: &Option<PathBuf>, port: u16) -> Vec<String> {
     let mut args = vec!["--port".to_string(), port.to_string()];
     if let Some(s) = settings {
@@ -333,30 +379,11 @@ fn list(source: &SettingsSource) -> anyhow::Result<i32> {
 
 /// The `config.toml` editor for this user.
 fn config_editor() -> config::ConfigEditor {
-    config::ConfigEditor::new(paths::codex_home().join("config.toml"), paths::state_dir())
+    active::Places::user().editor()
 }
 
-/// The remembered `model use` choice (for when the shim is not enabled in config.toml).
-fn chosen_file() -> PathBuf {
-    paths::state_dir().join("active-model")
-}
-
-/// The model the user chose, if it still exists: the one in config.toml when enabled, else the
-/// remembered `model use` choice.
 fn active_model(settings: &Settings, passthrough: bool) -> Option<String> {
-    let exists = |slug: &str| {
-        settings.find(slug).is_some_and(|m| m.slug == slug)
-            || (passthrough && slug == chatgpt::SLUG)
-    };
-    config_editor()
-        .active_model()
-        .into_iter()
-        .chain(
-            std::fs::read_to_string(chosen_file())
-                .ok()
-                .map(|s| s.trim().to_string()),
-        )
-        .find(|slug| exists(slug))
+    active::active_model(&active::Places::user(), settings, passthrough)
 }
 
 /// The active model, else the first settings model, else GPT-5.5 on a ChatGPT login.
@@ -384,20 +411,21 @@ fn write_catalog(settings: &Settings, passthrough: bool) -> anyhow::Result<PathB
 
 fn model_use(source: &SettingsSource, name: &str) -> anyhow::Result<i32> {
     let settings = load(source)?;
-    let slug = settings
-        .resolve_name(name, chatgpt::current_login().is_some())
-        .map_err(|e| anyhow::anyhow!(e))?;
-    config::write_atomic(&chosen_file(), format!("{slug}\n").as_bytes())
-        .with_context(|| format!("writing {}", chosen_file().display()))?;
-    let editor = config_editor();
-    if editor.active_model().is_some() {
-        editor.set_model(&slug)?;
+    let switched = active::use_model(
+        &active::Places::user(),
+        &settings,
+        name,
+        chatgpt::current_login().is_some(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    if switched.in_config {
         println!(
-            "Codex now uses `{slug}` (set in {}).",
-            editor.config_path.display()
+            "Codex now uses `{}` (set in {}).",
+            switched.slug,
+            config_editor().config_path.display()
         );
     } else {
-        println!("Active model: `{slug}`. `codex-shim codex` uses it; run `codex-shim enable` to make it Codex's default too.");
+        println!("Active model: `{}`. `codex-shim codex` uses it; run `codex-shim enable` to make it Codex's default too.", switched.slug);
     }
     Ok(0)
 }
@@ -438,6 +466,7 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
         port,
         reload_from: Some(source.clone()),
         catalog_path: Some(std::path::absolute(paths::catalog_file())?),
+        ui_token: Some(new_ui_token()?),
         ..Default::default()
     };
     options.allowed_hosts = server::allowed_hosts(

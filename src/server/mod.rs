@@ -14,6 +14,7 @@ mod native;
 mod prepare;
 pub mod reload;
 mod responses;
+mod ui;
 mod upstream;
 
 use std::collections::HashSet;
@@ -56,6 +57,10 @@ pub struct ServerOptions {
     pub reload_from: Option<crate::settings::SettingsSource>,
     /// The catalog file rewritten on every reload (for Codex's `model_catalog_json`).
     pub catalog_path: Option<std::path::PathBuf>,
+    /// codex-shim's state directory (the remembered active model, config backups).
+    pub state_dir: std::path::PathBuf,
+    /// The per-launch token of the UI API; `None` turns the `/api` routes off.
+    pub ui_token: Option<String>,
 }
 
 impl ServerOptions {
@@ -84,6 +89,8 @@ impl Default for ServerOptions {
             chatgpt_enabled: !crate::chatgpt::disabled(),
             reload_from: None,
             catalog_path: None,
+            state_dir: crate::paths::state_dir(),
+            ui_token: None,
         }
     }
 }
@@ -97,6 +104,10 @@ pub struct AppState {
     settings_error: std::sync::RwLock<Option<String>>,
     pub client: reqwest::Client,
     pub options: ServerOptions,
+    /// One summary per finished request, for the UI's live log.
+    pub events: tokio::sync::broadcast::Sender<serde_json::Value>,
+    /// Starts Codex for the UI's launch button.
+    pub launcher: Arc<dyn crate::launch::Launcher>,
 }
 
 impl AppState {
@@ -113,6 +124,21 @@ impl AppState {
             settings_error: std::sync::RwLock::new(None),
             client,
             options,
+            events: tokio::sync::broadcast::channel(256).0,
+            launcher: Arc::new(crate::launch::SystemLauncher),
+        }
+    }
+
+    /// Publishes a request summary to live-log subscribers (none listening is fine).
+    pub fn publish(&self, summary: serde_json::Value) {
+        let _ = self.events.send(summary);
+    }
+
+    /// Where the active model is recorded, for this server.
+    pub fn places(&self) -> crate::active::Places {
+        crate::active::Places {
+            codex_home: self.options.codex_home.clone(),
+            state_dir: self.options.state_dir.clone(),
         }
     }
 
@@ -145,6 +171,47 @@ impl AppState {
     }
 }
 
+/// One finished request: the log line and the UI's live-log event. Never a prompt or a key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Summary {
+    pub model: String,
+    pub route: &'static str,
+    pub upstream_status: Option<u16>,
+    pub outcome: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub ttfb_ms: Option<u64>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// Writes the log line and publishes the event.
+    pub(crate) fn emit(self, events: &tokio::sync::broadcast::Sender<serde_json::Value>) {
+        tracing::info!(
+            model = %self.model,
+            route = self.route,
+            upstream_status = self.upstream_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            outcome = %self.outcome,
+            input_tokens = self.input_tokens,
+            output_tokens = self.output_tokens,
+            ttfb_ms = self.ttfb_ms.unwrap_or(0),
+            duration_ms = self.duration_ms,
+            error = self.error.as_deref().unwrap_or(""),
+            "request"
+        );
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let _ = events.send(json!({
+            "time_ms": time_ms, "model": self.model, "route": self.route, "status": self.upstream_status, "outcome": self.outcome,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "ttfb_ms": self.ttfb_ms,
+            "duration_ms": self.duration_ms, "error": self.error,
+        }));
+    }
+}
+
 /// All routes with their layers.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -152,6 +219,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/responses/compact", post(responses::compact))
         .route("/v1/models", get(models))
         .route("/health", get(health))
+        .merge(ui::routes(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -228,7 +228,15 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
                     e.without_url()
                 )),
             );
-            tracing::info!(model = %call.slug, route, outcome = "failed", error = %f.message, "request");
+            super::Summary {
+                model: call.slug.clone(),
+                route,
+                outcome: "failed".into(),
+                duration_ms: started.elapsed().as_millis() as u64,
+                error: Some(f.message.clone()),
+                ..Default::default()
+            }
+            .emit(&state.events);
             return failure_response(&f, &call.slug, call.stream);
         }
     };
@@ -236,7 +244,15 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
     if !resp.status().is_success() {
         let retry_after = resp.headers().get(RETRY_AFTER).cloned();
         let text = call.redact(resp.text().await.unwrap_or_default());
-        tracing::info!(model = %call.slug, route, upstream_status = status, outcome = "failed", duration_ms = started.elapsed().as_millis() as u64, "request");
+        super::Summary {
+            model: call.slug.clone(),
+            route,
+            upstream_status: Some(status),
+            outcome: "failed".into(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        }
+        .emit(&state.events);
         if call.chatgpt {
             if status == 401 {
                 return failure_response(
@@ -303,7 +319,15 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
             }
             _ => bytes,
         };
-        tracing::info!(model = %call.slug, route, upstream_status = status, outcome = "completed", duration_ms = started.elapsed().as_millis() as u64, "request");
+        super::Summary {
+            model: call.slug.clone(),
+            route,
+            upstream_status: Some(status),
+            outcome: "completed".into(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        }
+        .emit(&state.events);
         let mut r = Response::new(Body::from(bytes));
         *r.headers_mut() = headers;
         return r;
@@ -318,6 +342,8 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         started,
         outcome: None,
         usage: None,
+        first_byte: None,
+        events: state.events.clone(),
     };
     let body = futures_util::stream::unfold(
         (upstream, state0, false),
@@ -358,10 +384,14 @@ struct Sniffer {
     started: Instant,
     outcome: Option<String>,
     usage: Option<Value>,
+    first_byte: Option<std::time::Duration>,
+    events: tokio::sync::broadcast::Sender<Value>,
 }
 
 impl Sniffer {
     fn pass(&mut self, bytes: Bytes) -> Bytes {
+        self.first_byte
+            .get_or_insert_with(|| self.started.elapsed());
         let events = self.parser.feed(&bytes);
         if self.rewrite_to.is_none() {
             events.iter().for_each(|e| self.observe(&e.data));
@@ -418,15 +448,20 @@ impl Sniffer {
 
     fn log(&self) {
         let u = self.usage.clone().unwrap_or(Value::Null);
-        tracing::info!(
-            model = %self.slug,
-            route = self.route,
-            upstream_status = self.status,
-            outcome = self.outcome.as_deref().unwrap_or("ended without a terminal event"),
-            input_tokens = u["input_tokens"].as_u64().unwrap_or(0),
-            output_tokens = u["output_tokens"].as_u64().unwrap_or(0),
-            duration_ms = self.started.elapsed().as_millis() as u64,
-            "request"
-        );
+        super::Summary {
+            model: self.slug.clone(),
+            route: self.route,
+            upstream_status: Some(self.status),
+            outcome: self
+                .outcome
+                .clone()
+                .unwrap_or_else(|| "ended without a terminal event".into()),
+            input_tokens: u["input_tokens"].as_u64().unwrap_or(0),
+            output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
+            ttfb_ms: self.first_byte.map(|d| d.as_millis() as u64),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            error: None,
+        }
+        .emit(&self.events);
     }
 }

@@ -129,6 +129,14 @@ impl Prepared {
         }
     }
 
+    /// The route's name in logs.
+    pub(super) fn route_name(&self) -> &'static str {
+        match self.provider {
+            Provider::Anthropic => "anthropic",
+            _ => "chat",
+        }
+    }
+
     /// A fresh decoder for this upstream's reply.
     pub(super) fn decoder(&self) -> Box<dyn Decoder> {
         match self.provider {

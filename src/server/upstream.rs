@@ -27,9 +27,11 @@ type SendFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest:
 /// One log line per request, written when it ends. Never a prompt body or a key.
 pub(super) struct RequestLog {
     slug: String,
+    route: &'static str,
     started: Instant,
     first_byte: Option<Duration>,
     usage: Option<Usage>,
+    events: tokio::sync::broadcast::Sender<Value>,
 }
 
 impl RequestLog {
@@ -52,18 +54,18 @@ impl RequestLog {
 
     fn line(&self, upstream_status: Option<u16>, outcome: &str, failure: Option<&Failure>) {
         let u = self.usage.unwrap_or_default();
-        tracing::info!(
-            model = %self.slug,
-            route = "chat",
-            upstream_status = upstream_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-            outcome,
-            input_tokens = u.input_tokens,
-            output_tokens = u.output_tokens,
-            ttfb_ms = self.first_byte.map(|d| d.as_millis() as u64).unwrap_or(0),
-            duration_ms = self.started.elapsed().as_millis() as u64,
-            error = failure.map(|f| f.message.as_str()).unwrap_or(""),
-            "request"
-        );
+        super::Summary {
+            model: self.slug.clone(),
+            route: self.route,
+            upstream_status,
+            outcome: outcome.to_string(),
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            ttfb_ms: self.first_byte.map(|d| d.as_millis() as u64),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            error: failure.map(|f| f.message.clone()),
+        }
+        .emit(&self.events);
     }
 }
 
@@ -85,9 +87,11 @@ pub(super) struct Begin {
 pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> Begin {
     let log = RequestLog {
         slug: slug.to_string(),
+        route: prepared.route_name(),
         started: Instant::now(),
         first_byte: None,
         usage: None,
+        events: state.events.clone(),
     };
     let send = state
         .client

@@ -259,9 +259,49 @@ impl Shim {
         Shim::start_in(tempfile::tempdir().unwrap(), settings, tune).await
     }
 
+    /// Starts the shim with its UI API on (token [`UI_TOKEN`]), its own Codex home and state dir,
+    /// Codex's config already enabled for the first model, and `launcher` behind the launch button.
+    pub async fn start_ui(
+        settings: Value,
+        launcher: Arc<dyn codex_shim::launch::Launcher>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (codex_home, state_dir) = (dir.path().join("codex-home"), dir.path().join("state"));
+        let first = Settings::parse_file(std::path::Path::new("m.json"), &settings.to_string())
+            .unwrap()[0]
+            .slug
+            .clone();
+        let editor = codex_shim::codex::config::ConfigEditor::new(
+            codex_home.join("config.toml"),
+            state_dir.clone(),
+        );
+        editor
+            .enable(&codex_shim::codex::config::Managed {
+                model: first,
+                port: 8765,
+                catalog: dir.path().join("catalog.json"),
+            })
+            .unwrap();
+        Shim::start_in_with(dir, settings, Some(launcher), move |o| {
+            o.ui_token = Some(UI_TOKEN.into());
+            o.codex_home = codex_home;
+            o.state_dir = state_dir;
+        })
+        .await
+    }
+
     async fn start_in(
         dir: tempfile::TempDir,
         settings: Value,
+        tune: impl FnOnce(&mut ServerOptions),
+    ) -> Self {
+        Shim::start_in_with(dir, settings, None, tune).await
+    }
+
+    async fn start_in_with(
+        dir: tempfile::TempDir,
+        settings: Value,
+        launcher: Option<Arc<dyn codex_shim::launch::Launcher>>,
         tune: impl FnOnce(&mut ServerOptions),
     ) -> Self {
         let path = dir.path().join("models.json");
@@ -278,7 +318,11 @@ impl Shim {
             ..Default::default()
         };
         tune(&mut options);
-        let state = Arc::new(AppState::new(settings, options));
+        let mut state = AppState::new(settings, options);
+        if let Some(l) = launcher {
+            state.launcher = l;
+        }
+        let state = Arc::new(state);
         tokio::spawn(codex_shim::server::serve(
             listener,
             state,
@@ -312,6 +356,25 @@ impl Shim {
     /// The Codex home this shim reads `auth.json` from.
     pub fn codex_home(&self) -> std::path::PathBuf {
         self.dir.path().join("codex-home")
+    }
+}
+
+/// The UI token of shims started with [`Shim::start_ui`].
+pub const UI_TOKEN: &str = "ui-test-token-0123456789abcdef";
+
+/// A launcher that records what it was asked to start.
+#[derive(Default)]
+pub struct RecordingLauncher {
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl codex_shim::launch::Launcher for RecordingLauncher {
+    fn launch(&self, target: &str, project: &std::path::Path) -> Result<String, String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{target} {}", project.display()));
+        Ok(format!("(test) launched Codex {target}"))
     }
 }
 
