@@ -1,0 +1,63 @@
+// Drives the codex-shim UI in Debian's Chromium through playwright-core, as a user would, then
+// visits an attacker page on another origin. Prints one JSON report line for the Rust test.
+import { chromium } from "playwright-core";
+
+const cfg = JSON.parse(process.env.UI_TEST);
+const browser = await chromium.launch({
+  executablePath: cfg.chromium,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const report = {};
+try {
+  const page = await browser.newPage();
+  const bodies = [];
+  page.on("response", async (r) => {
+    try {
+      bodies.push(await r.text());
+    } catch {}
+  });
+  await page.goto(`${cfg.shim}/ui#token=${cfg.token}`);
+  await page.waitForSelector('#model-rows tr[data-slug="beta"]');
+  report.models = await page.$$eval("#model-rows tr", (rows) => rows.map((r) => r.dataset.slug));
+
+  // Switch the active model.
+  await page.click('button:has-text("Use beta")');
+  await page.waitForSelector('#model-rows tr.active[data-slug="beta"]');
+  report.switched = await page.textContent("#model-result");
+
+  // A request through the proxy shows up in the live log.
+  const t0 = Date.now();
+  await fetch(`${cfg.shim}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "beta", stream: true, input: "hi" }) }).then((r) => r.text());
+  await page.waitForSelector('#log-rows tr[data-model="beta"]', { timeout: 1000 });
+  report.log_ms = Date.now() - t0;
+
+  // Keys: set, then delete; the value never comes back.
+  if (cfg.keychain) {
+    await page.fill("#key-name", cfg.keyName);
+    await page.fill("#key-value", cfg.keyValue);
+    await page.click('#key-form button[type="submit"]');
+    await page.waitForSelector(`#key-rows tr[data-name="${cfg.keyName}"] td:has-text("keychain")`);
+    await page.click(`button:has-text("Delete ${cfg.keyName}")`);
+    await page.waitForSelector(`#key-rows tr[data-name="${cfg.keyName}"] td:has-text("MISSING")`);
+    report.key_cycle = true;
+  }
+
+  // The launch button reaches the launcher.
+  await page.click("#launch-desktop");
+  await page.waitForSelector('#launch-result:has-text("launched")');
+  report.launch = await page.textContent("#launch-result");
+  await page.screenshot({ path: cfg.screenshot, fullPage: true });
+  report.secret_seen = bodies.some((b) => b.includes(cfg.keyValue));
+
+  // Another origin tries to drive the shim.
+  const evil = await browser.newPage();
+  await evil.goto(`${cfg.attacker}/?shim=${encodeURIComponent(cfg.shim)}&token=${cfg.token}&key=${cfg.attackKey}`);
+  await evil.waitForSelector("#done", { state: "attached", timeout: 15000 });
+  report.attacks = JSON.parse(await evil.textContent("#done"));
+} catch (e) {
+  report.error = String(e && e.stack ? e.stack : e);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));

@@ -1,0 +1,172 @@
+//! The web UI in a real browser: Debian's Chromium driven by playwright-core (pinned in
+//! tests/e2e). Lists the models, switches one (config.toml changes), shows a proxied request in
+//! the live log within a second, sets and deletes a key without its value ever coming back, calls
+//! the launcher; and a page on another origin cannot switch models or set keys.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::fake::{FakeUpstream, RecordingLauncher, Reply, Shim, UI_TOKEN};
+use serde_json::{json, Value};
+
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let driver =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules/playwright-core");
+    if path.exists() && driver.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI needs chromium and playwright-core: scripts/test installs them"
+    );
+    eprintln!(
+        "skipping: needs /usr/bin/chromium (apt install chromium) and `npm ci --prefix tests/e2e`"
+    );
+    None
+}
+
+fn keychain_ready() -> bool {
+    let probe = format!("CODEX_SHIM_UI_PROBE_{}", std::process::id());
+    let ok = codex_shim::secrets::set(&probe, "p").is_ok()
+        && codex_shim::secrets::get(&probe).ok().flatten().is_some();
+    let _ = codex_shim::secrets::delete(&probe);
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
+    let Some(chromium) = chromium() else { return };
+    let keychain = keychain_ready();
+    assert!(
+        keychain || std::env::var_os("CI").is_none(),
+        "CI runs this under scripts/test's keychain"
+    );
+    let tag = format!(
+        "{}{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let (key_name, key_value, attack_key) = (
+        format!("UI_TEST_KEY_{tag}"),
+        format!("sk-ui-secret-{tag}"),
+        format!("UI_ATTACK_KEY_{tag}"),
+    );
+
+    let up = FakeUpstream::start().await;
+    let launcher = Arc::new(RecordingLauncher::default());
+    let settings = json!([
+        {"model": "a-up", "slug": "alpha", "provider": "generic-chat-completion-api", "base_url": up.base_url(), "apiKey": format!("${{{key_name}}}")},
+        {"model": "b-up", "slug": "beta", "displayName": "Beta Model", "provider": "generic-chat-completion-api", "base_url": up.base_url()},
+        {"model": "c-up", "slug": "gamma", "provider": "generic-chat-completion-api", "base_url": up.base_url(), "apiKey": format!("${{{attack_key}}}")}]);
+    let shim = Shim::start_ui(settings, launcher.clone()).await;
+    up.push(Reply::text(&["hello from beta"]));
+
+    // The attacker: a page on another origin (another port).
+    let attacker_html = include_str!("e2e/ui/attacker.html");
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(attacker_html) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let attacker = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let cfg = json!({"chromium": chromium, "shim": shim.url(""), "token": UI_TOKEN, "attacker": attacker, "keychain": keychain,
+        "keyName": key_name, "keyValue": key_value, "attackKey": attack_key, "screenshot": screenshot});
+    let out = tokio::process::Command::new("node")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/ui/browser.mjs"
+        ))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e"))
+        .env("UI_TEST", cfg.to_string())
+        .env(
+            "NODE_PATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/node_modules"),
+        )
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        report.get("error").is_none(),
+        "{report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(report["models"], json!(["alpha", "beta", "gamma"]));
+    assert!(
+        report["switched"]
+            .as_str()
+            .unwrap()
+            .contains("Codex now uses beta"),
+        "{report}"
+    );
+    let log_ms = report["log_ms"].as_u64().unwrap();
+    assert!(
+        log_ms < 1000,
+        "the live log showed the request after {log_ms} ms"
+    );
+    eprintln!("ui: live log row {log_ms} ms after the proxied request");
+    assert_eq!(report["launch"], "(test) launched Codex desktop");
+    assert_eq!(launcher.calls.lock().unwrap().len(), 1);
+    assert_eq!(
+        report["secret_seen"], false,
+        "a key value came back in a response"
+    );
+    if keychain {
+        assert_eq!(report["key_cycle"], true);
+        assert_eq!(
+            codex_shim::secrets::get(&key_name).unwrap(),
+            None,
+            "deleted"
+        );
+    }
+    assert!(
+        std::fs::metadata(&screenshot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "a screenshot of the UI"
+    );
+
+    // Every attack failed: beta is still active and the attacker's key was never stored.
+    let attacks = &report["attacks"];
+    assert!(
+        attacks["json_with_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("blocked"),
+        "{attacks}"
+    );
+    assert!(
+        attacks["json_key_with_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("blocked"),
+        "{attacks}"
+    );
+    let config = std::fs::read_to_string(shim.codex_home().join("config.toml")).unwrap();
+    assert!(
+        config.contains("model = \"beta\""),
+        "an attack switched the model:\n{config}"
+    );
+    if keychain {
+        assert_eq!(
+            codex_shim::secrets::get(&attack_key).unwrap(),
+            None,
+            "an attack stored a key"
+        );
+    }
+}
