@@ -25,6 +25,7 @@ Examples:
   codex-shim key set DEEPSEEK_API_KEY   then \"apiKey\": \"${DEEPSEEK_API_KEY}\" in your settings
   codex-shim key import             move plaintext keys from your settings into the keychain
   codex-shim app ~/code/project     enable, then open Codex Desktop on a project
+  codex-shim ui                     open the web UI: models, keys, live request log
   codex-shim --settings ./models.json start
   codex-shim status | codex-shim stop
 
