@@ -79,7 +79,75 @@ pub fn entry(m: &ModelConfig, priority: usize) -> Value {
     e
 }
 
-/// The ChatGPT passthrough's entry: GPT-5.5 on the user's subscription.
+/// Where the installed Codex's own GPT-5.5 entry is cached (see [`refresh_passthrough_entry`]).
+pub fn passthrough_cache(state_dir: &std::path::Path) -> std::path::PathBuf {
+    state_dir.join("chatgpt-catalog-entry.json")
+}
+
+/// The ChatGPT entry: the installed Codex's own GPT-5.5 metadata (its real prompt and tools),
+/// cached in `state_dir`, else the shim's own entry.
+pub fn passthrough_entry_in(state_dir: &std::path::Path) -> Value {
+    std::fs::read_to_string(passthrough_cache(state_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(passthrough_entry)
+}
+
+/// Asks the installed Codex (`codex debug models --bundled`) for its GPT-5.5 entry and caches it,
+/// adjusted for the shim: listed first, named as the subscription model, and without an
+/// `upgrade` pointing at a model the shim does not serve. Nothing is copied into codex-shim; the
+/// entry comes from the user's own Codex at run time. Returns false if Codex could not say.
+pub fn refresh_passthrough_entry(codex_bin: &str, state_dir: &std::path::Path) -> bool {
+    let probe_home = state_dir.join("codex-probe-home");
+    let _ = std::fs::create_dir_all(&probe_home);
+    let Ok(mut child) = std::process::Command::new(codex_bin)
+        .args(["debug", "models", "--bundled"])
+        .env("CODEX_HOME", &probe_home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    // The catalog is larger than a pipe's buffer: read it while Codex writes, on a thread of its
+    // own, so Codex never blocks on a full pipe; give up (and stop Codex) after 10 s.
+    let mut stdout = child.stdout.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = std::io::Read::read_to_string(s, &mut out);
+        }
+        let _ = tx.send(out);
+    });
+    let out = match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(out) => out,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+    };
+    let _ = child.wait();
+    let Some(mut entry) = serde_json::from_str::<Value>(&out).ok().and_then(|v| {
+        v["models"]
+            .as_array()?
+            .iter()
+            .find(|m| m["slug"] == crate::chatgpt::SLUG)
+            .cloned()
+    }) else {
+        return false;
+    };
+    entry["priority"] = json!(0);
+    entry["display_name"] = json!("GPT-5.5 (ChatGPT)");
+    entry["visibility"] = json!("list");
+    entry["upgrade"] = Value::Null;
+    entry["availability_nux"] = Value::Null;
+    write_atomic(&passthrough_cache(state_dir), entry.to_string().as_bytes()).is_ok()
+}
+
+/// The shim's own ChatGPT entry, used when the installed Codex cannot be asked.
 pub fn passthrough_entry() -> Value {
     json!({
         "slug": crate::chatgpt::SLUG,
@@ -115,10 +183,10 @@ pub fn passthrough_entry() -> Value {
     })
 }
 
-/// The whole catalog, `{"models": [...]}`: the ChatGPT entry first when `passthrough` (a login
+/// The whole catalog, `{"models": [...]}`: the ChatGPT entry first when there is one (a login
 /// exists), then the settings models in order.
-pub fn catalog(settings: &Settings, passthrough: bool) -> Value {
-    let mut models: Vec<Value> = passthrough.then(passthrough_entry).into_iter().collect();
+pub fn catalog(settings: &Settings, passthrough: Option<Value>) -> Value {
+    let mut models: Vec<Value> = passthrough.into_iter().collect();
     models.extend(
         settings
             .models
@@ -131,7 +199,7 @@ pub fn catalog(settings: &Settings, passthrough: bool) -> Value {
 
 /// `GET /v1/models`: Codex's `ModelsResponse` plus the OpenAI list fields, so both kinds of client
 /// can read it.
-pub fn models_response(settings: &Settings, passthrough: bool) -> Value {
+pub fn models_response(settings: &Settings, passthrough: Option<Value>) -> Value {
     let mut c = catalog(settings, passthrough);
     c["object"] = json!("list");
     let owner = |slug: &str| {
@@ -154,27 +222,42 @@ pub fn models_response(settings: &Settings, passthrough: bool) -> Value {
 /// Writes the catalog atomically (temp file + rename).
 pub fn write(
     settings: &Settings,
-    passthrough: bool,
+    passthrough: Option<Value>,
     path: &std::path::Path,
 ) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(&catalog(settings, passthrough))?;
     write_atomic(path, text.as_bytes())
 }
 
-/// Writes a file so a reader never sees it half-written.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+/// Writes a file so a reader never sees it half-written (temp file, fsync, rename).
+pub use crate::codex::config::write_atomic;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_passthrough_entry_falls_back_to_the_shims_own() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!refresh_passthrough_entry("/nonexistent/codex", dir.path()));
+        assert_eq!(passthrough_entry_in(dir.path()), passthrough_entry());
+        let e = passthrough_entry();
+        assert_eq!(
+            (e["slug"].as_str(), e["priority"].as_u64()),
+            (Some("gpt-5.5"), Some(0))
+        );
+        for field in [
+            "display_name",
+            "supported_reasoning_levels",
+            "shell_type",
+            "visibility",
+            "supported_in_api",
+            "support_verbosity",
+            "truncation_policy",
+            "experimental_supported_tools",
+            "base_instructions",
+        ] {
+            assert!(e.get(field).is_some(), "required field {field}");
+        }
+    }
 }

@@ -274,6 +274,42 @@ async fn codex_runs_on_the_chatgpt_passthrough() {
             .any(|i| i["type"] == "function_call_output"),
         "the tool loop went through"
     );
+    // GPT-5.5 keeps Codex's own metadata: its real prompt, not the shim's, and no upgrade nudge.
+    let bundled = std::process::Command::new(&codex)
+        .args(["debug", "models", "--bundled"])
+        .env("CODEX_HOME", sb.path("codex-home"))
+        .output()
+        .unwrap();
+    let bundled: Value = serde_json::from_slice(&bundled.stdout).unwrap();
+    let theirs = bundled["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["slug"] == "gpt-5.5")
+        .unwrap()
+        .clone();
+    let catalog: Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path("shim-home/catalog.json")).unwrap())
+            .unwrap();
+    let ours = catalog["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["slug"] == "gpt-5.5")
+        .unwrap()
+        .clone();
+    assert_eq!(ours["base_instructions"], theirs["base_instructions"]);
+    assert_eq!(ours["model_messages"], theirs["model_messages"]);
+    assert!(ours["upgrade"].is_null() && ours["priority"] == 0);
+    let first_prompt = reqs[0].body["input"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        first_prompt.len() > 5_000
+            && !first_prompt.contains("through Codex. You and the user share one workspace"),
+        "Codex sent its own GPT-5.5 prompt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

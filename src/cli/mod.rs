@@ -405,7 +405,12 @@ fn default_model(settings: &Settings, passthrough: bool) -> anyhow::Result<Strin
 /// Writes the catalog (absolute path, as Codex requires) and returns its path.
 fn write_catalog(settings: &Settings, passthrough: bool) -> anyhow::Result<PathBuf> {
     let path = std::path::absolute(paths::catalog_file())?;
-    catalog::write(settings, passthrough, &path)
+    // With a ChatGPT login, take GPT-5.5's metadata (its real prompt) from the installed Codex.
+    let entry = passthrough.then(|| {
+        catalog::refresh_passthrough_entry(&codex::codex_binary(), &paths::state_dir());
+        catalog::passthrough_entry_in(&paths::state_dir())
+    });
+    catalog::write(settings, entry, &path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
@@ -463,6 +468,9 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
     let is_loopback = matches!(host, "127.0.0.1" | "localhost" | "::1") || host.starts_with("127.");
     anyhow::ensure!(is_loopback, "codex-shim holds your API keys, so it serves only loopback addresses (127.0.0.1, ::1) in this version; `{host}` is not one");
     let settings = load(source)?;
+    if chatgpt::current_login().is_some() {
+        catalog::refresh_passthrough_entry(&codex::codex_binary(), &paths::state_dir());
+    }
     let mut options = server::ServerOptions {
         port,
         reload_from: Some(source.clone()),

@@ -134,6 +134,13 @@ impl AppState {
         let _ = self.events.send(summary);
     }
 
+    /// The ChatGPT catalog entry while a login exists (the installed Codex's own, when cached).
+    pub fn passthrough_entry(&self) -> Option<serde_json::Value> {
+        self.options
+            .chatgpt_login()
+            .map(|_| crate::catalog::passthrough_entry_in(&self.options.state_dir))
+    }
+
     /// Where the active model is recorded, for this server.
     pub fn places(&self) -> crate::active::Places {
         crate::active::Places {
@@ -231,7 +238,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(crate::catalog::models_response(
         &state.settings(),
-        state.options.chatgpt_login().is_some(),
+        state.passthrough_entry(),
     ))
 }
 

@@ -111,7 +111,9 @@ pub fn reload_now(state: &AppState, source: &crate::settings::SettingsSource) ->
 
 fn write_catalog(state: &AppState, passthrough: bool) {
     if let Some(path) = &state.options.catalog_path {
-        if let Err(e) = crate::catalog::write(&state.settings(), passthrough, path) {
+        let entry =
+            passthrough.then(|| crate::catalog::passthrough_entry_in(&state.options.state_dir));
+        if let Err(e) = crate::catalog::write(&state.settings(), entry, path) {
             tracing::warn!("cannot rewrite the catalog at {}: {e}", path.display());
         }
     }
