@@ -140,6 +140,12 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
             .unwrap_or(false),
         "a screenshot of the UI"
     );
+    // `CODEX_SHIM_UPDATE_SCREENSHOTS=1 cargo test --test ui_browser` refreshes the README's picture.
+    if std::env::var_os("CODEX_SHIM_UPDATE_SCREENSHOTS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&screenshot, docs.join("ui.png")).unwrap();
+    }
 
     // Every attack failed: beta is still active and the attacker's key was never stored.
     let attacks = &report["attacks"];
