@@ -474,3 +474,32 @@ async fn a_server_that_ignores_stream_true_still_works() {
     );
     assert_eq!(evs.last().unwrap()["response"]["usage"]["total_tokens"], 13);
 }
+
+#[tokio::test]
+async fn a_slow_non_streaming_upstream_still_gets_heartbeats() {
+    let up = FakeUpstream::start().await;
+    let shim = Shim::start(one_model(&up), |o| o.heartbeat = Duration::from_millis(40)).await;
+    let completion = json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "late but whole"}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}});
+    up.push(Reply::SlowJson {
+        body: completion.to_string(),
+        delay: Duration::from_millis(400),
+    });
+    let (status, _, text) = call(&shim, &body("m", true)).await;
+    assert_eq!(status, 200);
+    let evs = parse_sse(&text);
+    assert!(check_strict(&evs).is_empty(), "{:?}", check_strict(&evs));
+    assert!(
+        evs.iter()
+            .filter(|e| e["type"] == "response.in_progress")
+            .count()
+            >= 5,
+        "heartbeats while the whole reply was awaited"
+    );
+    assert_eq!(classify(&evs), Outcome::Ok);
+    let done = evs
+        .iter()
+        .find(|e| e["type"] == "response.output_item.done")
+        .unwrap();
+    assert_eq!(done["item"]["content"][0]["text"], "late but whole");
+}

@@ -146,9 +146,17 @@ async fn route(
         tracing::warn!(model = %req.model, "request for an unknown model");
         return error_response(&Failure::invalid(msg));
     };
-    let resolved = match model.resolve() {
-        Ok(r) => r,
-        Err(e) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
+    // Resolving may read the keychain (a D-Bus round trip on Linux): off the async workers.
+    let to_resolve = model.clone();
+    let resolved = match tokio::task::spawn_blocking(move || to_resolve.resolve()).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
+        Err(_) => {
+            return error_response(&Failure::transient(
+                500,
+                "codex-shim: resolving the model's key failed unexpectedly",
+            ))
+        }
     };
     if model.provider.is_chat() && model.wire_api == WireApi::Responses {
         return native::forward(

@@ -229,7 +229,20 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
     if is_json {
         // A server that ignored `stream: true` and sent the whole completion at once.
         let mut decoder = prepared.decoder();
-        let events = match tokio::time::timeout(state.options.upstream_idle, resp.text()).await {
+        // The whole reply arrives at the end: keep Codex's idle timer reset meanwhile, and stop
+        // at once if the client leaves.
+        let text = tokio::time::timeout(state.options.upstream_idle, resp.text());
+        tokio::pin!(text);
+        let result = loop {
+            tokio::select! {
+                r = &mut text => break r,
+                _ = tokio::time::sleep(heartbeat) => {
+                    if !send_all(&tx, enc.heartbeat().into_iter().collect()).await { return; }
+                }
+                _ = tx.closed() => return,
+            }
+        };
+        let events = match result {
             Ok(Ok(text)) => decoder.complete_json(&text),
             Ok(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
             Err(_) => decoder.transport_error("timed out reading the reply"),

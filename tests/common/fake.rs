@@ -36,6 +36,9 @@ pub enum Reply {
     Trickle { first: String },
     /// Never answers at all.
     Hang,
+    /// 200 `application/json` headers at once, the body after `delay` (a server that ignores
+    /// `stream: true` and takes its time).
+    SlowJson { body: String, delay: Duration },
 }
 
 impl Reply {
@@ -222,6 +225,30 @@ async fn handle(
                 },
             );
             sse_response(Body::from_stream(stream))
+        }
+        Some(Reply::SlowJson { body, delay }) => {
+            let stream = futures_util::stream::unfold(
+                (Some(body), guard),
+                move |(body, guard)| async move {
+                    let body = body?;
+                    tokio::time::sleep(delay).await;
+                    guard.done();
+                    Some((
+                        Ok::<_, Infallible>(Bytes::from(body)),
+                        (
+                            None,
+                            Guard {
+                                inner: Arc::new(Inner::default()),
+                                finished: true,
+                            },
+                        ),
+                    ))
+                },
+            );
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            resp
         }
         Some(Reply::Trickle { first }) => {
             let stream =
