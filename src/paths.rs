@@ -52,3 +52,30 @@ pub fn log_file() -> PathBuf {
 pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
+
+/// Where the running server keeps its UI token (readable by this user only).
+pub fn ui_token_file() -> PathBuf {
+    state_dir().join("ui-token")
+}
+
+/// A fresh random UI token, stored for `codex-shim ui` (mode 0600), never printed or logged.
+pub fn new_ui_token() -> std::io::Result<String> {
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let file = ui_token_file();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    std::io::Write::write_all(&mut opts.open(&file)?, token.as_bytes())?;
+    Ok(token)
+}

@@ -189,8 +189,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Enable => enable(&source, &cli.settings, cli.port),
         Command::Ui => {
             eprintln!("{}", start_daemon(&source, &cli.settings, cli.port)?);
-            let token = std::fs::read_to_string(ui_token_file())
-                .with_context(|| format!("reading {}", ui_token_file().display()))?;
+            let token = std::fs::read_to_string(paths::ui_token_file())
+                .with_context(|| format!("reading {}", paths::ui_token_file().display()))?;
             let url = format!("http://127.0.0.1:{}/ui#token={}", cli.port, token.trim());
             let opener = if cfg!(target_os = "macos") {
                 "open"
@@ -287,33 +287,6 @@ fn start_daemon(
         &paths::log_file(),
         &fingerprint,
     )
-}
-
-/// Where the running server keeps its UI token (readable by this user only).
-fn ui_token_file() -> PathBuf {
-    paths::state_dir().join("ui-token")
-}
-
-/// A fresh random UI token, stored for `codex-shim ui` (mode 0600), never printed or logged.
-fn new_ui_token() -> anyhow::Result<String> {
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let file = ui_token_file();
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    std::io::Write::write_all(&mut opts.open(&file)?, token.as_bytes())?;
-    Ok(token)
 }
 
 fn serve_args(settings: &Option<PathBuf>, port: u16) -> Vec<String> {
@@ -475,7 +448,7 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
         port,
         reload_from: Some(source.clone()),
         catalog_path: Some(std::path::absolute(paths::catalog_file())?),
-        ui_token: Some(new_ui_token()?),
+        ui_token: Some(paths::new_ui_token()?),
         ..Default::default()
     };
     options.allowed_hosts = server::allowed_hosts(

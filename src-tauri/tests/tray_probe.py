@@ -1,0 +1,103 @@
+"""Drives the tray app the way a desktop's tray host would, over D-Bus.
+
+It plays the StatusNotifierWatcher (no desktop runs in the test), waits for the app's
+StatusNotifierItem, reads the menu over com.canonical.dbusmenu, clicks a model, checks that
+config.toml names it and that the check mark moved, then clicks "Quit". Prints one JSON report.
+Usage: tray_probe.py CONFIG_TOML SLUG
+"""
+import asyncio, json, sys, time
+from dbus_next.aio import MessageBus
+from dbus_next.service import ServiceInterface, method, dbus_property, signal, PropertyAccess
+from dbus_next import Message, MessageType, Variant
+
+CONFIG, SLUG = sys.argv[1], sys.argv[2]
+
+
+class Watcher(ServiceInterface):
+    def __init__(self):
+        super().__init__("org.kde.StatusNotifierWatcher")
+        self.items, self.registered = [], asyncio.Event()
+
+    @method()
+    def RegisterStatusNotifierItem(self, service: "s"):
+        self.items.append(service)
+        self.registered.set()
+
+    @method()
+    def RegisterStatusNotifierHost(self, service: "s"):
+        pass
+
+    @dbus_property(access=PropertyAccess.READ)
+    def RegisteredStatusNotifierItems(self) -> "as":
+        return self.items
+
+    @dbus_property(access=PropertyAccess.READ)
+    def IsStatusNotifierHostRegistered(self) -> "b":
+        return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ProtocolVersion(self) -> "i":
+        return 0
+
+    @signal()
+    def StatusNotifierItemRegistered(self) -> "s":
+        return ""
+
+
+async def call(bus, **kw):
+    reply = await bus.call(Message(**kw))
+    if reply.message_type == MessageType.ERROR:
+        raise RuntimeError(f"{kw.get('member')}: {reply.error_name} {reply.body}")
+    return reply.body
+
+
+async def layout(bus, app, menu):
+    body = await call(bus, destination=app, path=menu, interface="com.canonical.dbusmenu", member="GetLayout", signature="iias", body=[0, -1, []])
+    items = []
+    for child in body[1][2]:
+        ident, props = child.value[0], child.value[1]
+        items.append({"id": ident, "label": props.get("label", Variant("s", "")).value, "checked": props.get("toggle-state", Variant("i", -1)).value == 1})
+    return items
+
+
+async def click(bus, app, menu, ident):
+    await call(bus, destination=app, path=menu, interface="com.canonical.dbusmenu", member="Event", signature="isvu", body=[ident, "clicked", Variant("i", 0), int(time.time())])
+
+
+async def main():
+    report = {}
+    bus = await MessageBus().connect()
+    senders = []
+    bus.add_message_handler(lambda m: senders.append(m.sender) if m.member == "RegisterStatusNotifierItem" else None)
+    watcher = Watcher()
+    bus.export("/StatusNotifierWatcher", watcher)
+    await bus.request_name("org.kde.StatusNotifierWatcher")
+    print("watcher ready", file=sys.stderr, flush=True)
+    await asyncio.wait_for(watcher.registered.wait(), 90)
+    app, item = senders[0], watcher.items[0]
+    menu = (await call(bus, destination=app, path=item, interface="org.freedesktop.DBus.Properties", member="Get", signature="ss", body=["org.kde.StatusNotifierItem", "Menu"]))[0].value
+    deadline = time.time() + 20
+    items = await layout(bus, app, menu)
+    while not any("serving" in i["label"] for i in items) and time.time() < deadline:
+        await asyncio.sleep(0.1)
+        items = await layout(bus, app, menu)
+    report["labels"] = [i["label"] for i in items]
+    target = next(i for i in items if f"({SLUG})" in i["label"] or i["label"] == SLUG)
+    await click(bus, app, menu, target["id"])
+    deadline = time.time() + 10
+    while f'model = "{SLUG}"' not in open(CONFIG).read() and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    report["switched"] = f'model = "{SLUG}"' in open(CONFIG).read()
+    deadline = time.time() + 10
+    items = await layout(bus, app, menu)
+    while not any(i["checked"] and SLUG in i["label"] for i in items) and time.time() < deadline:
+        await asyncio.sleep(0.1)
+        items = await layout(bus, app, menu)
+    report["checked"] = [i["label"] for i in items if i["checked"]]
+    quit_item = next(i for i in items if i["label"] == "Quit")
+    await click(bus, app, menu, quit_item["id"])
+    report["quit_clicked"] = True
+    print(json.dumps(report), flush=True)
+
+
+asyncio.run(main())
