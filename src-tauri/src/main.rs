@@ -49,9 +49,8 @@ fn menu_model(shell: &Shell) -> MenuModel {
             .map(|m| (m.slug.clone(), m.display_name.clone())),
     );
     let mut status = shell.status.lock().unwrap().clone();
-    if let Some(err) = shell.state.settings_error() {
+    if shell.state.settings_error().is_some() {
         status = format!("{status} (settings error: see the UI)");
-        let _ = err;
     }
     MenuModel {
         status,
