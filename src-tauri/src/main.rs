@@ -27,12 +27,15 @@ struct MenuModel {
     status: String,
     models: Vec<(String, String)>,
     active: Option<String>,
+    autostart: bool,
 }
 
 struct Shell {
     state: Arc<AppState>,
     status: Mutex<String>,
     token: String,
+    /// Whether the app starts at login (mirrors the OS setting; updated when toggled).
+    autostart: Mutex<bool>,
 }
 
 fn menu_model(shell: &Shell) -> MenuModel {
@@ -56,6 +59,7 @@ fn menu_model(shell: &Shell) -> MenuModel {
         status,
         models,
         active: active::active_model(&shell.state.places(), &settings, passthrough),
+        autostart: *shell.autostart.lock().unwrap(),
     }
 }
 
@@ -106,6 +110,14 @@ fn build_menu(app: &AppHandle, m: &MenuModel) -> tauri::Result<Menu<Wry>> {
         )?));
     }
     items.push(Box::new(PredefinedMenuItem::separator(app)?));
+    items.push(Box::new(CheckMenuItem::with_id(
+        app,
+        "autostart",
+        "Start at login",
+        true,
+        m.autostart,
+        None::<&str>,
+    )?));
     items.push(Box::new(MenuItem::with_id(
         app,
         "quit",
@@ -163,6 +175,21 @@ fn on_menu(app: &AppHandle, shell: &Arc<Shell>, id: &str) {
     }
     match id {
         "quit" => app.exit(0),
+        "autostart" => {
+            use tauri_plugin_autostart::ManagerExt;
+            let launcher = app.autolaunch();
+            let enable = !launcher.is_enabled().unwrap_or(false);
+            let result = if enable {
+                launcher.enable()
+            } else {
+                launcher.disable()
+            };
+            match result {
+                Ok(()) => *shell.autostart.lock().unwrap() = enable,
+                Err(e) => tracing::warn!("cannot change start at login: {e}"),
+            }
+            refresh_menu(app, &menu_model(shell));
+        }
         "open" => open_ui(app, shell, "models"),
         "logs" => open_ui(app, shell, "logs"),
         "patch" => open_ui(app, shell, "wizard"),
@@ -206,9 +233,16 @@ fn main() {
         state: state.clone(),
         status: Mutex::new(format!("codex-shim: starting on port {port}")),
         token,
+        autostart: Mutex::new(false),
     });
 
     tauri::Builder::default()
+        // One instance: starting the app again opens the running one's window instead.
+        .plugin(tauri_plugin_single_instance::init({
+            let shell = shell.clone();
+            move |app, _argv, _cwd| open_ui(app, &shell, "models")
+        }))
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .setup({
             let shell = shell.clone();
             move |app| {
@@ -216,6 +250,10 @@ fn main() {
                 app.set_activation_policy(tauri::ActivationPolicy::Accessory);
                 // The menu as first shown; the watcher below rebuilds it (on the main thread, which
                 // GTK requires) whenever what it shows changes, including the server's status.
+                {
+                    use tauri_plugin_autostart::ManagerExt;
+                    *shell.autostart.lock().unwrap() = app.autolaunch().is_enabled().unwrap_or(false);
+                }
                 let initial = menu_model(&shell);
                 // The core server, in-process.
                 let server_shell = shell.clone();

@@ -62,7 +62,10 @@ fn the_tray_lists_the_models_switches_one_and_quits() {
         r#"{py} {probe} {config} beta > "$REPORT" 2> "$PROBE_LOG" & P=$!
 for i in $(seq 1 100); do grep -q "watcher ready" "$PROBE_LOG" && break; sleep 0.1; done
 "$APP" > "$APP_LOG" 2>&1 & A=$!
-wait $P; echo "probe=$?"; wait $A; echo "app=$?""#,
+wait $P; echo "probe=$?"
+# If the probe failed before clicking Quit, do not wait for the app forever.
+for i in $(seq 1 100); do kill -0 $A 2>/dev/null || break; sleep 0.1; done
+kill $A 2>/dev/null; wait $A; echo "app=$?""#,
         probe = probe.display(),
         config = config.display()
     );
@@ -119,6 +122,20 @@ wait $P; echo "probe=$?"; wait $A; echo "app=$?""#,
             && labels.contains(&"Beta Model (beta)")
             && labels.contains(&"Quit"),
         "{labels:?}"
+    );
+    assert!(labels.contains(&"Start at login"), "{labels:?}");
+    assert_eq!(
+        report["second_instance_exit"], 0,
+        "a second launch leaves the running instance alone: {report}"
+    );
+    assert_eq!(report["autostart_checked"], true, "{report}");
+    assert!(
+        !report["autostart_files"].as_array().unwrap().is_empty(),
+        "Start at login writes an autostart entry: {report}"
+    );
+    assert_eq!(
+        report["autostart_off"], true,
+        "and unchecking removes it: {report}"
     );
     assert_eq!(report["switched"], true, "{report}");
     assert_eq!(

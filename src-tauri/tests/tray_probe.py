@@ -5,7 +5,7 @@ StatusNotifierItem, reads the menu over com.canonical.dbusmenu, clicks a model, 
 config.toml names it and that the check mark moved, then clicks "Quit". Prints one JSON report.
 Usage: tray_probe.py CONFIG_TOML SLUG
 """
-import asyncio, json, sys, time
+import asyncio, glob, json, os, subprocess, sys, time
 from dbus_next.aio import MessageBus
 from dbus_next.service import ServiceInterface, method, dbus_property, signal, PropertyAccess
 from dbus_next import Message, MessageType, Variant
@@ -60,8 +60,22 @@ async def layout(bus, app, menu):
     return items
 
 
-async def click(bus, app, menu, ident):
-    await call(bus, destination=app, path=menu, interface="com.canonical.dbusmenu", member="Event", signature="isvu", body=[ident, "clicked", Variant("i", 0), int(time.time())])
+async def click(bus, app, menu, match):
+    """Clicks the item whose label satisfies `match`. The menu is rebuilt (with new ids) whenever
+    what it shows changes, so the layout is read fresh and a click on a just-replaced id retried."""
+    deadline = time.time() + 10
+    while True:
+        items = await layout(bus, app, menu)
+        target = next((i for i in items if match(i["label"])), None)
+        try:
+            if target is None:
+                raise RuntimeError(f"no such item in {[i['label'] for i in items]}")
+            await call(bus, destination=app, path=menu, interface="com.canonical.dbusmenu", member="Event", signature="isvu", body=[target["id"], "clicked", Variant("i", 0), int(time.time())])
+            return
+        except RuntimeError:
+            if time.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def main():
@@ -82,8 +96,31 @@ async def main():
         await asyncio.sleep(0.1)
         items = await layout(bus, app, menu)
     report["labels"] = [i["label"] for i in items]
-    target = next(i for i in items if f"({SLUG})" in i["label"] or i["label"] == SLUG)
-    await click(bus, app, menu, target["id"])
+    # A second launch finds the running instance and leaves (it must not start a second server).
+    try:
+        second = subprocess.run([os.environ["APP"]], timeout=30, capture_output=True)
+        report["second_instance_exit"] = second.returncode
+    except subprocess.TimeoutExpired:
+        report["second_instance_exit"] = "still running after 30 s"
+    # Start at login: on, then off again ($HOME is the test's own).
+    autostart = os.path.join(os.environ["HOME"], ".config", "autostart", "*.desktop")
+    await click(bus, app, menu, lambda l: l == "Start at login")
+    deadline = time.time() + 10
+    while not glob.glob(autostart) and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    report["autostart_files"] = [os.path.basename(f) for f in glob.glob(autostart)]
+    deadline = time.time() + 10
+    items = await layout(bus, app, menu)
+    while not any(i["checked"] for i in items if i["label"] == "Start at login") and time.time() < deadline:
+        await asyncio.sleep(0.1)
+        items = await layout(bus, app, menu)
+    report["autostart_checked"] = any(i["checked"] for i in items if i["label"] == "Start at login")
+    await click(bus, app, menu, lambda l: l == "Start at login")
+    deadline = time.time() + 10
+    while glob.glob(autostart) and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    report["autostart_off"] = not glob.glob(autostart)
+    await click(bus, app, menu, lambda l: f"({SLUG})" in l or l == SLUG)
     deadline = time.time() + 10
     while f'model = "{SLUG}"' not in open(CONFIG).read() and time.time() < deadline:
         await asyncio.sleep(0.05)
@@ -94,8 +131,7 @@ async def main():
         await asyncio.sleep(0.1)
         items = await layout(bus, app, menu)
     report["checked"] = [i["label"] for i in items if i["checked"]]
-    quit_item = next(i for i in items if i["label"] == "Quit")
-    await click(bus, app, menu, quit_item["id"])
+    await click(bus, app, menu, lambda l: l == "Quit")
     report["quit_clicked"] = True
     print(json.dumps(report), flush=True)
 
