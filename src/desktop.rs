@@ -46,6 +46,34 @@ impl Runner for SystemRunner {
     }
 }
 
+/// Where Codex Desktop is installed unless `CODEX_SHIM_CODEX_APP` says otherwise.
+pub fn default_app() -> std::path::PathBuf {
+    crate::paths::non_empty_env("CODEX_SHIM_CODEX_APP")
+        .unwrap_or_else(|| "/Applications/Codex.app".into())
+        .into()
+}
+
+/// The installed Codex CLI's version (`codex --version` prints `codex-cli 0.169.0`).
+pub fn cli_version(runner: &dyn Runner, codex_bin: &str) -> Option<String> {
+    match runner.run(codex_bin, &["--version"]) {
+        Ok((0, text)) => text
+            .lines()
+            .next()
+            .map(|l| l.trim().trim_start_matches("codex-cli").trim().to_string())
+            .filter(|v| !v.is_empty()),
+        _ => None,
+    }
+}
+
+/// A Codex Desktop bundle's version: `CFBundleShortVersionString` in `Contents/Info.plist`.
+pub fn app_version(app: &Path) -> Option<String> {
+    let info = plist::Value::from_file(app.join("Contents/Info.plist")).ok()?;
+    info.as_dictionary()?
+        .get("CFBundleShortVersionString")?
+        .as_string()
+        .map(str::to_string)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
     MacOs,
@@ -129,6 +157,8 @@ mod tests {
                 .borrow_mut()
                 .push(format!("run {program} {}", args.join(" ")));
             Ok(match program {
+                "missing-codex" => return Err(std::io::ErrorKind::NotFound.into()),
+                "codex" if args == ["--version"] => (0, "codex-cli 0.169.0\n".into()),
                 "pgrep" => {
                     let mut n = self.running_polls.borrow_mut();
                     if *n > 0 {
@@ -165,6 +195,23 @@ mod tests {
             running_polls: RefCell::new(running_polls),
             has_app,
         }
+    }
+
+    #[test]
+    fn versions_of_the_cli_and_of_an_app_bundle() {
+        let f = fake(0, true);
+        assert_eq!(cli_version(&f, "codex").as_deref(), Some("0.169.0"));
+        assert_eq!(cli_version(&f, "missing-codex"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("Codex.app");
+        assert_eq!(app_version(&app), None);
+        std::fs::create_dir_all(app.join("Contents")).unwrap();
+        let mut info = plist::Dictionary::new();
+        info.insert("CFBundleShortVersionString".into(), "26.1120.1".into());
+        plist::Value::Dictionary(info)
+            .to_file_xml(app.join("Contents/Info.plist"))
+            .unwrap();
+        assert_eq!(app_version(&app).as_deref(), Some("26.1120.1"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod desktop;
 pub mod keys;
 pub mod launch;
+pub mod logtail;
 pub mod paths;
 pub mod protocol;
 pub mod secrets;
@@ -31,13 +32,14 @@ pub mod translate;
 /// The version reported by `/health` and `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Logs to stderr; the level comes from `CODEX_SHIM_LOG` (default `info`).
+/// Logs to stderr (and to [`logtail`], for the UI); the level comes from `CODEX_SHIM_LOG`
+/// (default `info`).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CODEX_SHIM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(logtail::TeeWriter::default)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();

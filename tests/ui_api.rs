@@ -175,3 +175,192 @@ async fn state_changes_refuse_other_origins_and_non_json() {
     assert_eq!(r["message"], "(test) launched Codex desktop");
     assert_eq!(*launcher.calls.lock().unwrap(), ["desktop /proj"]);
 }
+
+async fn api_post(shim: &Shim, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(shim.url(path))
+        .header("x-codex-shim-token", UI_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn api_get(shim: &Shim, path: &str) -> Value {
+    client()
+        .get(shim.url(path))
+        .header("x-codex-shim-token", UI_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn models_are_added_edited_and_removed_in_the_settings_file() {
+    let (up, shim, _) = ui_shim().await;
+    let file = shim.settings_path();
+    let before = std::fs::read_to_string(&file).unwrap();
+    // Add: written at once, served at once (no wait for the file watcher), in the catalog.
+    let (status, r) = api_post(
+        &shim,
+        "/api/models/save",
+        json!({"model": "g-up", "display_name": "Gamma", "provider": "generic-chat-completion-api",
+               "base_url": up.base_url(), "key_name": "GAMMA_KEY", "max_context_limit": 64000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["slug"], "gamma");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(doc[2]["apiKey"], "${GAMMA_KEY}");
+    assert_eq!(doc[2]["maxContextLimit"], 64000);
+    let models = api_get(&shim, "/api/models").await;
+    let gamma = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["slug"] == "gamma")
+        .cloned()
+        .unwrap();
+    assert_eq!(gamma["key_name"], "GAMMA_KEY");
+    assert_eq!(gamma["editable"], true);
+    assert_eq!(gamma["context_window"], 64000);
+    let catalog: Value = client()
+        .get(shim.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(catalog.to_string().contains("\"gamma\""), "{catalog}");
+    // The old file was backed up first.
+    let backups: Vec<_> = std::fs::read_dir(shim.state_dir().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("models.json."))
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), before);
+
+    // Edit: the slug Codex knows stays, the other fields change.
+    let (status, r) = api_post(
+        &shim,
+        "/api/models/save",
+        json!({"original": "gamma", "model": "g2-up", "provider": "generic-chat-completion-api", "base_url": up.base_url()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(doc[2]["model"], "g2-up");
+    assert_eq!(doc[2]["slug"], "gamma");
+    assert_eq!(
+        doc[2]["apiKey"], "${GAMMA_KEY}",
+        "no key in the form: the reference stays"
+    );
+
+    // Bad input: a clear error, and the file is unchanged.
+    let now = std::fs::read_to_string(&file).unwrap();
+    let (status, r) = api_post(
+        &shim,
+        "/api/models/save",
+        json!({"model": "x", "provider": "openia"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        r["error"].as_str().unwrap().contains("unknown provider"),
+        "{r}"
+    );
+    let (status, r) = api_post(
+        &shim,
+        "/api/models/save",
+        json!({"model": "b-up", "slug": "beta", "provider": "ollama"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        r["error"].as_str().unwrap().contains("exists already"),
+        "{r}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), now);
+
+    // Another origin cannot add a model.
+    let r = client()
+        .post(shim.url("/api/models/save"))
+        .header("x-codex-shim-token", UI_TOKEN)
+        .header("origin", "http://evil.example")
+        .json(&json!({"model": "evil", "provider": "ollama"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), now);
+
+    // Remove.
+    let (status, r) = api_post(&shim, "/api/models/delete", json!({"slug": "gamma"})).await;
+    assert_eq!(status, 200, "{r}");
+    let models = api_get(&shim, "/api/models").await;
+    assert_eq!(models["models"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_request_shows_as_the_models_last_error_until_one_succeeds() {
+    let (up, shim, _) = ui_shim().await;
+    up.push(common::fake::Reply::status(500, "boom"));
+    up.push(common::fake::Reply::text(&["fine"]));
+    let send = || {
+        client()
+            .post(shim.url("/v1/responses"))
+            .json(&json!({"model": "beta", "stream": true, "input": "hi"}))
+            .send()
+    };
+    send().await.unwrap().text().await.unwrap();
+    let beta = |m: &Value| {
+        m["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["slug"] == "beta")
+            .cloned()
+            .unwrap()
+    };
+    let m = beta(&api_get(&shim, "/api/models").await);
+    assert!(
+        m["last_error"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{m}"
+    );
+    send().await.unwrap().text().await.unwrap();
+    let m = beta(&api_get(&shim, "/api/models").await);
+    assert!(m["last_error"].is_null(), "{m}");
+}
+
+#[tokio::test]
+async fn status_names_the_codex_versions_and_the_server_log_needs_the_token() {
+    let (_up, shim, _) = ui_shim().await;
+    let s = api_get(&shim, "/api/status").await;
+    for field in [
+        "codex_cli",
+        "codex_desktop",
+        "codex_desktop_path",
+        "settings_files",
+    ] {
+        assert!(s.get(field).is_some(), "{field} in {s}");
+    }
+    let log = api_get(&shim, "/api/log").await;
+    assert!(log["lines"].is_array(), "{log}");
+    assert_eq!(
+        client()
+            .get(shim.url("/api/log"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}

@@ -59,6 +59,12 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
         format!("sk-ui-secret-{tag}"),
         format!("UI_ATTACK_KEY_{tag}"),
     );
+    let (form_key_name, form_key_value) = (
+        format!("UI_FORM_KEY_{tag}"),
+        format!("sk-form-secret-{tag}"),
+    );
+    // The server log view shows what the log writes.
+    codex_shim::init_logging();
 
     let up = FakeUpstream::start().await;
     let launcher = Arc::new(RecordingLauncher::default());
@@ -82,7 +88,8 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
     let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui.png");
     let _ = std::fs::remove_file(&screenshot);
     let cfg = json!({"chromium": chromium, "shim": shim.url(""), "token": UI_TOKEN, "attacker": attacker, "keychain": keychain,
-        "keyName": key_name, "keyValue": key_value, "attackKey": attack_key, "screenshot": screenshot});
+        "keyName": key_name, "keyValue": key_value, "attackKey": attack_key, "screenshot": screenshot,
+        "upstream": up.base_url(), "formKeyName": form_key_name, "formKeyValue": form_key_value});
     let out = tokio::process::Command::new("node")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -120,6 +127,36 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
         "the live log showed the request after {log_ms} ms"
     );
     eprintln!("ui: live log row {log_ms} ms after the proxied request");
+    // The model added with the form: in the settings file with a key reference only.
+    assert!(
+        report["added"]
+            .as_str()
+            .unwrap()
+            .contains("Saved delta-model"),
+        "{report}"
+    );
+    assert_eq!(report["edit_prefilled"]["model"], "d-up");
+    assert_eq!(report["edit_prefilled"]["base"], up.base_url());
+    let file = std::fs::read_to_string(shim.settings_path()).unwrap();
+    let doc: Value = serde_json::from_str(&file).unwrap();
+    let delta = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["slug"] == "delta-model")
+        .unwrap();
+    assert_eq!(delta["maxContextLimit"], 96000, "the edit was saved");
+    assert!(!file.contains(&form_key_value), "a key value in the file");
+    if keychain {
+        assert_eq!(delta["apiKey"], format!("${{{form_key_name}}}"));
+        assert_eq!(report["edit_prefilled"]["key"], form_key_name.as_str());
+        assert_eq!(
+            codex_shim::secrets::get(&form_key_name).unwrap().as_deref(),
+            Some(form_key_value.as_str())
+        );
+        codex_shim::secrets::delete(&form_key_name).unwrap();
+    }
+    assert_eq!(report["server_log_filtered"], true, "{report}");
     assert_eq!(report["launch"], "(test) launched Codex desktop");
     assert_eq!(launcher.calls.lock().unwrap().len(), 1);
     assert_eq!(

@@ -1,6 +1,7 @@
 // The codex-shim UI. Every call carries the per-launch token from the URL fragment; values are
 // always rendered with textContent, never as HTML.
-const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+const params = new URLSearchParams(location.hash.slice(1));
+const token = params.get("token") || "";
 const $ = (id) => document.getElementById(id);
 
 async function api(path, body) {
@@ -38,8 +39,61 @@ function say(id, text, ok) {
   p.className = ok ? "good" : "bad";
 }
 
+// The model form: empty to add, filled from a row to edit it.
+const form = {
+  original: "mf-original", provider: "mf-provider", model: "mf-model", display_name: "mf-display", slug: "mf-slug",
+  base_url: "mf-base", key_name: "mf-key-name", key_value: "mf-key-value", max_context_limit: "mf-context", wire_api: "mf-wire",
+};
+
+function resetModelForm() {
+  $("model-form").reset();
+  $("mf-original").value = "";
+  $("model-form-h").textContent = "Add a model";
+  $("mf-submit").textContent = "Add model";
+  $("mf-cancel").hidden = true;
+}
+
+function editModel(m) {
+  resetModelForm();
+  $("mf-original").value = m.slug;
+  $("mf-provider").value = m.provider;
+  $("mf-model").value = m.model;
+  $("mf-display").value = m.display_name === m.model ? "" : m.display_name;
+  $("mf-slug").value = m.slug;
+  $("mf-base").value = m.base_url || "";
+  $("mf-key-name").value = m.key_name || "";
+  $("mf-context").value = m.max_context_limit || "";
+  $("mf-wire").value = m.wire_api || "";
+  $("mf-no-images").checked = !!m.no_image_support;
+  const where = m.editable ? "" : ` (it comes from ${m.source}; saving adds an override to your models file)`;
+  $("model-form-h").textContent = `Edit ${m.slug}${where}`;
+  $("mf-submit").textContent = "Save changes";
+  $("mf-cancel").hidden = false;
+  $("mf-model").focus();
+}
+
+async function saveModel(ev) {
+  ev.preventDefault();
+  const body = {};
+  for (const [field, id] of Object.entries(form)) {
+    const v = $(id).value.trim();
+    if (v) body[field] = field === "max_context_limit" ? Number(v) : v;
+  }
+  body.no_image_support = $("mf-no-images").checked;
+  try {
+    const r = await api("/api/models/save", body);
+    const key = r.key_name ? ` Its key is read from ${r.key_name}.` : "";
+    say("model-form-result", `Saved ${r.slug} to ${r.file}.${key}`, true);
+    resetModelForm();
+  } catch (e) {
+    say("model-form-result", e.message, false);
+  }
+  await refresh();
+}
+
 async function loadModels() {
-  const { models } = await api("/api/models");
+  const { models, file } = await api("/api/models");
+  $("model-file").textContent = file || "your models file";
   const body = $("model-rows");
   body.replaceChildren();
   for (const m of models) {
@@ -53,7 +107,23 @@ async function loadModels() {
     cell(tr, m.route);
     cell(tr, m.context_window ? `${Math.round(m.context_window / 1000)}k` : "");
     cell(tr, m.key, m.key === "MISSING" ? "bad" : "");
+    cell(tr, m.last_error ? `${new Date(m.last_error.time_ms).toLocaleTimeString()}: ${m.last_error.error}` : "", "bad");
     const td = cell(tr, "");
+    if (m.provider !== "chatgpt") {
+      td.appendChild(button(`Edit ${m.slug}`, () => editModel(m)));
+    }
+    if (m.editable) {
+      td.appendChild(button(`Remove ${m.slug}`, async () => {
+        if (!confirm(`Remove ${m.slug} from ${m.source}? (The old file is backed up.)`)) return;
+        try {
+          await api("/api/models/delete", { slug: m.slug });
+          say("model-result", `Removed ${m.slug}.`, true);
+        } catch (e) {
+          say("model-result", e.message, false);
+        }
+        await refresh();
+      }));
+    }
     if (!m.active) {
       td.appendChild(button(`Use ${m.slug}`, async () => {
         try {
@@ -103,6 +173,8 @@ async function loadStatus() {
     ["Codex config", `${s.enabled ? "uses codex-shim" : "not enabled"} (${s.config_path})`],
     ["Active model", s.active_model || "(none chosen)"],
     ["ChatGPT login", s.chatgpt_login ? "yes: gpt-5.5 available" : "no"],
+    ["Codex CLI", s.codex_cli || "not found (npm install -g @openai/codex)"],
+    ["Codex Desktop", s.codex_desktop ? `${s.codex_desktop} (${s.codex_desktop_path})` : `not found at ${s.codex_desktop_path}`],
     ["Settings files", s.settings_files.map((f) => `${f.path} (${f.models === null ? "not found" : f.models + " models"})`).join("; ")],
   ];
   if (s.settings_error) rows.push(["Settings error", s.settings_error]);
@@ -115,9 +187,9 @@ async function loadStatus() {
   }
 }
 
-function matchesFilter(tr) {
+function matchesFilter(row) {
   const f = $("log-filter").value.trim().toLowerCase();
-  return !f || tr.textContent.toLowerCase().includes(f);
+  return !f || row.textContent.toLowerCase().includes(f);
 }
 
 function followLogs() {
@@ -137,6 +209,34 @@ function followLogs() {
     tr.hidden = !matchesFilter(tr);
     $("log-rows").prepend(tr);
   };
+  es.addEventListener("log", (ev) => appendLog(JSON.parse(ev.data)));
+}
+
+// The server log: what was there when the page opened, then each new line.
+const LOG_KEPT = 500;
+function appendLog(line) {
+  const pre = $("server-log");
+  const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  const div = document.createElement("div");
+  div.textContent = line;
+  div.hidden = !matchesFilter(div);
+  pre.appendChild(div);
+  while (pre.childElementCount > LOG_KEPT) pre.firstElementChild.remove();
+  if (atEnd) pre.scrollTop = pre.scrollHeight;
+}
+
+async function loadServerLog() {
+  const { lines } = await api("/api/log");
+  $("server-log").replaceChildren();
+  lines.forEach(appendLog);
+}
+
+function showSection(id) {
+  const el = document.getElementById(id);
+  if (!el || el.tagName !== "SECTION") return;
+  el.scrollIntoView();
+  el.querySelector("h2")?.setAttribute("tabindex", "-1");
+  el.querySelector("h2")?.focus();
 }
 
 async function refresh() {
@@ -171,8 +271,17 @@ function wire() {
     });
   }
   $("log-filter").addEventListener("input", () => {
-    for (const tr of $("log-rows").children) tr.hidden = !matchesFilter(tr);
+    for (const row of [...$("log-rows").children, ...$("server-log").children]) row.hidden = !matchesFilter(row);
   });
+  // Section links scroll instead of replacing the fragment, which holds the token.
+  for (const a of document.querySelectorAll("nav a")) {
+    a.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      showSection(a.getAttribute("href").slice(1));
+    });
+  }
+  $("model-form").addEventListener("submit", saveModel);
+  $("mf-cancel").addEventListener("click", resetModelForm);
 }
 
 if (!token) {
@@ -182,4 +291,7 @@ if (!token) {
   wire();
   followLogs();
   refresh();
+  loadServerLog().catch(() => {});
+  // The tray's "Logs…" and "Patch Codex Desktop…" open the page at their section.
+  if (params.get("section")) showSection(params.get("section"));
 }

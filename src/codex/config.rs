@@ -318,26 +318,9 @@ impl ConfigEditor {
 
     fn backup(&self, text: &str) -> Result<(), ConfigError> {
         let dir = self.state_dir.join("backups");
-        fs::create_dir_all(&dir).map_err(self.io("create", &dir))?;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let file = dir.join(format!("config.toml.{stamp}"));
-        write_atomic(&file, text.as_bytes()).map_err(self.io("back up to", &file))?;
-        let mut old: Vec<PathBuf> = fs::read_dir(&dir)
-            .map_err(self.io("list", &dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("config.toml."))
-            })
-            .collect();
-        old.sort();
-        for stale in old.iter().rev().skip(BACKUPS_KEPT) {
-            let _ = fs::remove_file(stale);
-        }
-        Ok(())
+        backup(&dir, "config.toml", text.as_bytes())
+            .map(|_| ())
+            .map_err(self.io("back up to", &dir))
     }
 
     fn save_state(&self, state: &EditState) -> Result<(), ConfigError> {
@@ -430,6 +413,30 @@ impl ConfigEditor {
         let _ = fs::remove_file(self.state_file());
         Ok(Outcome::Changed)
     }
+}
+
+/// Saves `bytes` as `DIR/NAME.<timestamp>` and prunes all but the newest few backups of `NAME`.
+pub fn backup(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let file = dir.join(format!("{name}.{stamp}"));
+    write_atomic(&file, bytes)?;
+    let prefix = format!("{name}.");
+    let mut old: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .collect();
+    old.sort();
+    for stale in old.iter().rev().skip(BACKUPS_KEPT) {
+        let _ = fs::remove_file(stale);
+    }
+    Ok(file)
 }
 
 /// Writes `bytes` to `path` via a temp file in the same directory, fsynced, then renamed.

@@ -10,11 +10,13 @@
 //! `application/json` (see [`guard`]).
 
 mod guard;
+mod log;
 mod native;
 mod prepare;
 pub mod reload;
 mod responses;
 mod ui;
+mod ui_models;
 mod upstream;
 
 use std::collections::HashSet;
@@ -29,6 +31,8 @@ use serde_json::json;
 use crate::settings::Settings;
 
 pub use guard::{allowed_hosts, host_allowed};
+pub use log::Events;
+pub(crate) use log::Summary;
 
 /// Largest request body accepted (Codex sends images inline as base64).
 pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -105,7 +109,7 @@ pub struct AppState {
     pub client: reqwest::Client,
     pub options: ServerOptions,
     /// One summary per finished request, for the UI's live log.
-    pub events: tokio::sync::broadcast::Sender<serde_json::Value>,
+    pub events: Events,
     /// Starts Codex for the UI's launch button.
     pub launcher: Arc<dyn crate::launch::Launcher>,
 }
@@ -124,14 +128,14 @@ impl AppState {
             settings_error: std::sync::RwLock::new(None),
             client,
             options,
-            events: tokio::sync::broadcast::channel(256).0,
+            events: Events::default(),
             launcher: Arc::new(crate::launch::SystemLauncher),
         }
     }
 
     /// Publishes a request summary to live-log subscribers (none listening is fine).
     pub fn publish(&self, summary: serde_json::Value) {
-        let _ = self.events.send(summary);
+        self.events.send(summary);
     }
 
     /// The ChatGPT catalog entry while a login exists (the installed Codex's own, when cached).
@@ -175,47 +179,6 @@ impl AppState {
             .settings_error
             .write()
             .unwrap_or_else(|e| e.into_inner()) = error;
-    }
-}
-
-/// One finished request: the log line and the UI's live-log event. Never a prompt or a key.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Summary {
-    pub model: String,
-    pub route: &'static str,
-    pub upstream_status: Option<u16>,
-    pub outcome: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub ttfb_ms: Option<u64>,
-    pub duration_ms: u64,
-    pub error: Option<String>,
-}
-
-impl Summary {
-    /// Writes the log line and publishes the event.
-    pub(crate) fn emit(self, events: &tokio::sync::broadcast::Sender<serde_json::Value>) {
-        tracing::info!(
-            model = %self.model,
-            route = self.route,
-            upstream_status = self.upstream_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-            outcome = %self.outcome,
-            input_tokens = self.input_tokens,
-            output_tokens = self.output_tokens,
-            ttfb_ms = self.ttfb_ms.unwrap_or(0),
-            duration_ms = self.duration_ms,
-            error = self.error.as_deref().unwrap_or(""),
-            "request"
-        );
-        let time_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let _ = events.send(json!({
-            "time_ms": time_ms, "model": self.model, "route": self.route, "status": self.upstream_status, "outcome": self.outcome,
-            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "ttfb_ms": self.ttfb_ms,
-            "duration_ms": self.duration_ms, "error": self.error,
-        }));
     }
 }
 

@@ -385,7 +385,7 @@ struct Sniffer {
     outcome: Option<String>,
     usage: Option<Value>,
     first_byte: Option<std::time::Duration>,
-    events: tokio::sync::broadcast::Sender<Value>,
+    events: super::Events,
 }
 
 impl Sniffer {

@@ -109,7 +109,8 @@ pub fn reload_now(state: &AppState, source: &crate::settings::SettingsSource) ->
     }
 }
 
-fn write_catalog(state: &AppState, passthrough: bool) {
+/// Rewrites the catalog file (when this server has one) from the current settings.
+pub(super) fn write_catalog(state: &AppState, passthrough: bool) {
     if let Some(path) = &state.options.catalog_path {
         let entry =
             passthrough.then(|| crate::catalog::passthrough_entry_in(&state.options.state_dir));

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::AppState;
-use crate::{active, catalog, chatgpt, keys, secrets};
+use crate::{active, keys, secrets};
 
 const INDEX: &str = include_str!("../../ui/index.html");
 const APP_JS: &str = include_str!("../../ui/app.js");
@@ -31,7 +31,10 @@ const APP_CSS: &str = include_str!("../../ui/app.css");
 pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let api = Router::new()
         .route("/api/status", get(status))
-        .route("/api/models", get(models))
+        .route("/api/models", get(super::ui_models::list))
+        .route("/api/models/save", post(super::ui_models::save))
+        .route("/api/models/delete", post(super::ui_models::remove))
+        .route("/api/log", get(server_log))
         .route("/api/active", post(set_active))
         .route("/api/keys", get(list_keys))
         .route("/api/keys/set", post(set_key))
@@ -73,7 +76,7 @@ fn page(body: &'static str, content_type: &'static str) -> Response {
     r
 }
 
-fn deny(status: StatusCode, why: &str) -> Response {
+pub(super) fn deny(status: StatusCode, why: &str) -> Response {
     (status, Json(json!({"error": why}))).into_response()
 }
 
@@ -149,6 +152,9 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     let settings = state.settings();
     let places = state.places();
     let passthrough = state.options.chatgpt_login().is_some();
+    let (cli, app, desktop) = tokio::task::spawn_blocking(codex_versions)
+        .await
+        .unwrap_or_default();
     Json(json!({
         "version": crate::VERSION,
         "port": state.options.port,
@@ -156,40 +162,42 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
         "config_path": places.editor().config_path,
         "active_model": active::active_model(&places, &settings, passthrough),
         "chatgpt_login": passthrough,
+        "codex_cli": cli,
+        "codex_desktop": desktop,
+        "codex_desktop_path": app,
         "settings_files": settings.sources.iter().map(|s| json!({"path": s.path, "models": s.models})).collect::<Vec<_>>(),
         "settings_error": state.settings_error(),
     }))
 }
 
-async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let settings = state.settings();
-    let passthrough = state.options.chatgpt_login().is_some();
-    let active = active::active_model(&state.places(), &settings, passthrough);
-    let keys = keys::key_status(&settings);
-    let mut rows = Vec::new();
-    if passthrough {
-        rows.push(json!({"slug": chatgpt::SLUG, "display_name": "GPT-5.5 (ChatGPT)", "provider": "chatgpt", "route": "chatgpt", "model": chatgpt::SLUG,
-            "context_window": 272_000, "key": "chatgpt login", "active": active.as_deref() == Some(chatgpt::SLUG)}));
+/// The installed Codex CLI's and Codex Desktop's versions, re-checked at most every 30 s
+/// (`codex --version` starts Node).
+fn codex_versions() -> (Option<String>, std::path::PathBuf, Option<String>) {
+    type Cached = Option<(
+        std::time::Instant,
+        (Option<String>, std::path::PathBuf, Option<String>),
+    )>;
+    static CACHE: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, v)) = cache.as_ref() {
+        if at.elapsed() < std::time::Duration::from_secs(30) {
+            return v.clone();
+        }
     }
-    for m in &settings.models {
-        let key = match m.key_names().first() {
-            None if m.api_key.is_some() => "in settings file".to_string(),
-            None => "none".to_string(),
-            Some(n) => keys
-                .iter()
-                .find(|k| &k.name == n)
-                .map(|k| k.found.label())
-                .unwrap_or_default(),
-        };
-        let route = match (m.provider, m.wire_api) {
-            (crate::settings::Provider::Anthropic, _) => "anthropic messages",
-            (_, crate::settings::WireApi::Responses) => "responses",
-            _ => "chat completions",
-        };
-        rows.push(json!({"slug": m.slug, "display_name": m.display_name, "provider": m.provider.as_str(), "route": route, "model": m.model,
-            "context_window": catalog::context_window(m), "key": key, "active": active.as_deref() == Some(m.slug.as_str())}));
-    }
-    Json(json!({ "models": rows }))
+    let runner = crate::desktop::SystemRunner;
+    let app = crate::desktop::default_app();
+    let v = (
+        crate::desktop::cli_version(&runner, &crate::codex::codex_binary()),
+        app.clone(),
+        crate::desktop::app_version(&app),
+    );
+    *cache = Some((std::time::Instant::now(), v.clone()));
+    v
+}
+
+/// The newest lines of the server's own log.
+async fn server_log() -> Json<Value> {
+    Json(json!({ "lines": crate::logtail::tail().recent() }))
 }
 
 #[derive(Deserialize)]
@@ -300,27 +308,34 @@ struct EventsQuery {
     token: Option<String>,
 }
 
-/// The live log: one SSE event per finished request.
+/// The live log: one SSE event per finished request, and `event: log` per server log line.
 async fn events(
     State(state): State<Arc<AppState>>,
     _q: Query<EventsQuery>,
     _h: HeaderMap,
 ) -> Response {
-    let rx = state.events.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(v) => {
-                    return Some((
-                        Ok::<_, Infallible>(Bytes::from(format!("data: {v}\n\n"))),
-                        rx,
-                    ))
+    use tokio::sync::broadcast::{error::RecvError, Receiver};
+    fn frames<T: Clone + Send + 'static>(
+        rx: Receiver<T>,
+        frame: fn(T) -> String,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
+        futures_util::stream::unfold(rx, move |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(v) => return Some((Ok(Bytes::from(frame(v))), rx)),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return None,
             }
-        }
+        })
+    }
+    let requests = frames(state.events.subscribe(), |v: Value| {
+        format!("data: {v}\n\n")
     });
+    let lines = frames(crate::logtail::tail().subscribe(), |l: String| {
+        format!("event: log\ndata: {}\n\n", Value::String(l))
+    });
+    let stream = futures_util::stream::select(requests, lines);
     let mut r = Response::new(Body::from_stream(stream));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

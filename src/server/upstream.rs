@@ -31,7 +31,7 @@ pub(super) struct RequestLog {
     started: Instant,
     first_byte: Option<Duration>,
     usage: Option<Usage>,
-    events: tokio::sync::broadcast::Sender<Value>,
+    events: super::Events,
 }
 
 impl RequestLog {

@@ -8,6 +8,7 @@
 //! Secrets stay as written (`${VAR}` references included) until a request needs them: see
 //! [`ModelConfig::resolve`]. Nothing here logs a value.
 
+pub mod edit;
 mod resolve;
 mod row;
 mod slug;

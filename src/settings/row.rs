@@ -29,13 +29,15 @@ pub(super) struct Row {
 /// A field error: the field's name (as the user wrote it) and what is wrong.
 pub(super) type FieldError = (Option<String>, String);
 
+/// The top-level keys that may hold the list of models, in the order they are looked for.
+pub(super) const LIST_KEYS: [&str; 4] = ["customModels", "models", "launchModels", "launch_models"];
+
 /// The list of rows in a settings document, by its accepted top-level shapes.
 pub(super) fn rows_of(doc: &Value) -> Result<Vec<Value>, String> {
-    const KEYS: [&str; 4] = ["customModels", "models", "launchModels", "launch_models"];
     match doc {
         Value::Array(rows) => Ok(rows.clone()),
         Value::Object(map) => {
-            for key in KEYS {
+            for key in LIST_KEYS {
                 match map.get(key) {
                     None | Some(Value::Null) => continue,
                     Some(Value::Array(rows)) => return Ok(rows.clone()),

@@ -309,7 +309,9 @@ impl Shim {
                 catalog: dir.path().join("catalog.json"),
             })
             .unwrap();
+        let models = dir.path().join("models.json");
         Shim::start_in_with(dir, settings, Some(launcher), move |o| {
+            o.reload_from = Some(SettingsSource::Explicit(models));
             o.ui_token = Some(UI_TOKEN.into());
             o.codex_home = codex_home;
             o.state_dir = state_dir;
@@ -378,6 +380,11 @@ impl Shim {
     /// The settings file this shim was started with.
     pub fn settings_path(&self) -> std::path::PathBuf {
         self.dir.path().join("models.json")
+    }
+
+    /// The state directory of shims started with [`Shim::start_ui`] (backups, UI state).
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
     }
 
     /// The Codex home this shim reads `auth.json` from.

@@ -43,12 +43,36 @@ try {
     report.key_cycle = true;
   }
 
+  // Add a model with the form (its key goes to the keychain), then edit it.
+  await page.selectOption("#mf-provider", "generic-chat-completion-api");
+  await page.fill("#mf-model", "d-up");
+  await page.fill("#mf-display", "Delta Model");
+  await page.fill("#mf-base", cfg.upstream);
+  if (cfg.keychain) {
+    await page.fill("#mf-key-name", cfg.formKeyName);
+    await page.fill("#mf-key-value", cfg.formKeyValue);
+  }
+  await page.click("#mf-submit");
+  await page.waitForSelector('#model-rows tr[data-slug="delta-model"]');
+  report.added = await page.textContent("#model-form-result");
+  await page.click('button:has-text("Edit delta-model")');
+  report.edit_prefilled = { model: await page.inputValue("#mf-model"), base: await page.inputValue("#mf-base"), key: await page.inputValue("#mf-key-name") };
+  await page.fill("#mf-context", "96000");
+  await page.click("#mf-submit");
+  await page.waitForSelector('#model-rows tr[data-slug="delta-model"] td:has-text("96k")');
+
+  // The server's own log is shown too, and the filter applies to it.
+  await page.waitForSelector('#server-log div:has-text("model=beta")', { timeout: 5000 });
+  await page.fill("#log-filter", "model=beta");
+  report.server_log_filtered = await page.$$eval("#server-log div", (ds) => ds.filter((d) => !d.hidden).every((d) => d.textContent.includes("model=beta")));
+  await page.fill("#log-filter", "");
+
   // The launch button reaches the launcher.
   await page.click("#launch-desktop");
   await page.waitForSelector('#launch-result:has-text("launched")');
   report.launch = await page.textContent("#launch-result");
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
-  report.secret_seen = bodies.some((b) => b.includes(cfg.keyValue));
+  report.secret_seen = bodies.some((b) => b.includes(cfg.keyValue) || b.includes(cfg.formKeyValue));
 
   // Another origin tries to drive the shim.
   const evil = await browser.newPage();

@@ -1,0 +1,141 @@
+//! The UI's Models view: the list (with each model's key status and latest failure), and adding,
+//! editing and removing models in the shim's own settings file ([`crate::settings::edit`]).
+//! After a write the settings are reloaded at once, so the answer already reflects it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ui::deny;
+use super::AppState;
+use crate::settings::edit::{self, ModelEdit};
+use crate::settings::{Provider, SettingsSource, WireApi};
+use crate::{active, catalog, chatgpt, keys};
+
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let settings = state.settings();
+    let passthrough = state.options.chatgpt_login().is_some();
+    let active = active::active_model(&state.places(), &settings, passthrough);
+    let keys = keys::key_status(&settings);
+    let own = state.options.reload_from.as_ref().map(edit::own_file);
+    let mut rows = Vec::new();
+    if passthrough {
+        rows.push(json!({"slug": chatgpt::SLUG, "display_name": "GPT-5.5 (ChatGPT)", "provider": "chatgpt", "route": "chatgpt", "model": chatgpt::SLUG,
+            "context_window": 272_000, "key": "chatgpt login", "active": active.as_deref() == Some(chatgpt::SLUG),
+            "last_error": state.events.last_error(chatgpt::SLUG), "editable": false}));
+    }
+    for m in &settings.models {
+        let key_name = m.key_names().into_iter().next();
+        let key = match &key_name {
+            None if m.api_key.is_some() => "in settings file".to_string(),
+            None => "none".to_string(),
+            Some(n) => keys
+                .iter()
+                .find(|k| &k.name == n)
+                .map(|k| k.found.label())
+                .unwrap_or_default(),
+        };
+        let route = match (m.provider, m.wire_api) {
+            (Provider::Anthropic, _) => "anthropic messages",
+            (_, WireApi::Responses) => "responses",
+            _ => "chat completions",
+        };
+        rows.push(json!({
+            "slug": m.slug, "display_name": m.display_name, "provider": m.provider.as_str(), "route": route, "model": m.model,
+            "context_window": catalog::context_window(m), "key": key, "key_name": key_name,
+            "active": active.as_deref() == Some(m.slug.as_str()),
+            "last_error": state.events.last_error(&m.slug),
+            "base_url": m.base_url, "max_context_limit": m.max_context_limit, "no_image_support": m.no_image_support,
+            "wire_api": matches!(m.wire_api, WireApi::Responses).then_some("responses"),
+            "source": m.source, "editable": own.as_ref() == Some(&m.source),
+        }));
+    }
+    Json(json!({ "models": rows, "file": own }))
+}
+
+#[derive(Deserialize)]
+struct SaveRequest {
+    #[serde(flatten)]
+    edit: ModelEdit,
+    /// A key typed into the form: stored in the keychain, never written to the file or returned.
+    #[serde(default)]
+    key_value: Option<String>,
+}
+
+fn source(state: &AppState) -> Option<SettingsSource> {
+    state.options.reload_from.clone()
+}
+
+fn no_source() -> Response {
+    deny(
+        StatusCode::CONFLICT,
+        "this server was started without a settings file to edit",
+    )
+}
+
+/// Re-reads the settings now (the watcher would, a moment later) and rewrites the catalog.
+fn reload(state: &AppState, source: &SettingsSource) {
+    if super::reload::reload_now(state, source) {
+        super::reload::write_catalog(state, state.options.chatgpt_login().is_some());
+    }
+}
+
+pub(super) async fn save(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let req: SaveRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return deny(StatusCode::BAD_REQUEST, &format!("expected a model: {e}")),
+    };
+    let Some(source) = source(&state) else {
+        return no_source();
+    };
+    let backups = state.options.state_dir.join("backups");
+    let worker = state.clone();
+    let src = source.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        edit::save(
+            &src,
+            &worker.settings(),
+            &req.edit,
+            req.key_value.as_deref(),
+            &backups,
+        )
+    })
+    .await;
+    match result {
+        Ok(Ok(saved)) => {
+            reload(&state, &source);
+            Json(json!({"ok": true, "slug": saved.slug, "file": saved.file, "key_name": saved.key_name}))
+                .into_response()
+        }
+        Ok(Err(e)) => deny(StatusCode::BAD_REQUEST, &e),
+        Err(_) => deny(StatusCode::INTERNAL_SERVER_ERROR, "the save failed"),
+    }
+}
+
+#[derive(Deserialize)]
+struct Slug {
+    slug: String,
+}
+
+pub(super) async fn remove(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Ok(Slug { slug }) = serde_json::from_slice(&body) else {
+        return deny(StatusCode::BAD_REQUEST, "expected {\"slug\": …}");
+    };
+    let Some(source) = source(&state) else {
+        return no_source();
+    };
+    let backups = state.options.state_dir.join("backups");
+    match edit::remove(&source, &state.settings(), &slug, &backups) {
+        Ok(file) => {
+            reload(&state, &source);
+            Json(json!({"ok": true, "slug": slug, "file": file})).into_response()
+        }
+        Err(e) => deny(StatusCode::BAD_REQUEST, &e),
+    }
+}
