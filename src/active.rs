@@ -83,3 +83,20 @@ pub fn use_model(
     }
     Ok(Switched { slug, in_config })
 }
+
+/// Points Codex's `config.toml` at the shim on `port`, when it uses the shim already (the tray's
+/// "serve on another port"). Returns whether the file was changed.
+pub fn move_port(places: &Places, port: u16, catalog: &std::path::Path) -> Result<bool, String> {
+    let editor = places.editor();
+    let Some(model) = editor.active_model() else {
+        return Ok(false);
+    };
+    editor
+        .enable(&crate::codex::config::Managed {
+            model,
+            port,
+            catalog: catalog.to_path_buf(),
+        })
+        .map(|o| matches!(o, Outcome::Changed))
+        .map_err(|e| e.to_string())
+}

@@ -207,31 +207,96 @@ pub fn stop(pid_file: &Path) -> anyhow::Result<String> {
             "codex-shim is not running (removed a stale pid file).".into()
         });
     }
+    terminate(info.pid, info.port)?;
+    let _ = std::fs::remove_file(pid_file);
+    Ok("codex-shim stopped.".into())
+}
+
+/// SIGTERM to a codex-shim verified to serve `port` as `pid`, then wait until it stops serving.
+fn terminate(pid: u32, port: u16) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
-        let pid = libc::pid_t::try_from(info.pid)?;
-        // SAFETY: sending SIGTERM to a pid just verified to be our own server.
-        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        let raw = libc::pid_t::try_from(pid)?;
+        // SAFETY: sending SIGTERM to a pid the caller verified to be our own server.
+        if unsafe { libc::kill(raw, libc::SIGTERM) } != 0 {
             anyhow::bail!(
-                "cannot signal pid {}: {}",
-                info.pid,
+                "cannot signal pid {pid}: {}",
                 std::io::Error::last_os_error()
             );
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if !alive(info.pid) || health(info.port).is_none() {
+    #[cfg(not(unix))]
+    anyhow::bail!(
+        "stopping another codex-shim is not supported on this platform; quit it yourself"
+    );
+    #[cfg(unix)]
+    {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
             // The process may linger a moment as a zombie of its parent; it no longer serves.
-            let _ = std::fs::remove_file(pid_file);
-            return Ok("codex-shim stopped.".into());
+            if !alive(pid) || health(port).is_none() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
+        anyhow::bail!("codex-shim (pid {pid}) did not exit within 10s of SIGTERM")
+    }
+}
+
+/// Who holds a port on loopback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortOwner {
+    Free,
+    /// Another codex-shim (a daemon, `serve` in a terminal, or the tray app), with its pid.
+    Shim(u32),
+    /// Some other program.
+    Other,
+}
+
+/// Finds out who holds `port`.
+pub fn port_owner(port: u16) -> PortOwner {
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        return PortOwner::Free;
+    }
+    match health(port) {
+        Some(h) if h.service.as_deref() == Some("codex-shim") => {
+            PortOwner::Shim(h.pid.unwrap_or(0))
+        }
+        _ => PortOwner::Other,
+    }
+}
+
+/// Stops the codex-shim serving `port` so this process can serve it: the recorded daemon through
+/// its pid file, or one started by hand, once `/health` confirms it is codex-shim with that pid.
+pub fn take_over(port: u16, pid_file: &Path) -> anyhow::Result<String> {
+    let PortOwner::Shim(pid) = port_owner(port) else {
+        anyhow::bail!("port {port} is not held by codex-shim; nothing to take over");
+    };
+    anyhow::ensure!(
+        pid != 0 && pid != std::process::id(),
+        "the codex-shim on port {port} did not give a pid"
+    );
+    if read_pid(pid_file).is_some_and(|i| i.pid == pid && i.port == port) {
+        stop(pid_file)?;
+    } else {
+        terminate(pid, port)?;
+    }
+    // Its socket may take a moment to be released.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "port {port} is still busy after stopping codex-shim (pid {pid})"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    anyhow::bail!(
-        "codex-shim (pid {}) did not exit within 10s of SIGTERM",
-        info.pid
-    )
+    Ok(format!("stopped codex-shim (pid {pid}) on port {port}"))
+}
+
+/// The first free loopback port after `port` (within 100), for "serve somewhere else".
+pub fn free_port_after(port: u16) -> Option<u16> {
+    (port.saturating_add(1)..port.saturating_add(100))
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
 }
 
 /// Keeps one previous log (`shim.log.1`) once the log passes `max` bytes.

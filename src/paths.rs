@@ -79,3 +79,8 @@ pub fn new_ui_token() -> std::io::Result<String> {
     std::io::Write::write_all(&mut opts.open(&file)?, token.as_bytes())?;
     Ok(token)
 }
+
+/// The port the tray app chose when its usual one was taken ("Serve on port N instead").
+pub fn tray_port_file() -> PathBuf {
+    state_dir().join("tray-port")
+}

@@ -161,6 +161,41 @@ fn stop_never_signals_a_process_that_is_not_the_shim() {
 }
 
 #[test]
+fn take_over_stops_the_daemon_or_a_foreground_shim_and_nothing_else() {
+    use codex_shim::daemon::{port_owner, take_over, PortOwner};
+    let env = Env::new();
+    let pid_file = env.path("state/shim.pid");
+    assert_eq!(port_owner(env.port), PortOwner::Free);
+    // The recorded daemon.
+    assert!(env.run(&["start"]).status.success());
+    let PortOwner::Shim(pid) = port_owner(env.port) else {
+        panic!("the daemon is codex-shim")
+    };
+    assert!(pid > 0);
+    let said = take_over(env.port, &pid_file).unwrap();
+    assert!(said.contains(&format!("pid {pid}")), "{said}");
+    assert_eq!(port_owner(env.port), PortOwner::Free);
+    assert!(!pid_file.exists());
+    // `serve` in a terminal (no pid file).
+    let mut fg = env.cmd(&["serve"]).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(port_owner(env.port), PortOwner::Shim(_)) {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    take_over(env.port, &pid_file).unwrap();
+    assert!(fg.wait().unwrap().success(), "SIGTERM is a graceful stop");
+    // Another program's port is never touched.
+    let holder = std::net::TcpListener::bind(("127.0.0.1", env.port)).unwrap();
+    assert_eq!(port_owner(env.port), PortOwner::Other);
+    let e = take_over(env.port, &pid_file).unwrap_err().to_string();
+    assert!(e.contains("not held by codex-shim"), "{e}");
+    let next = codex_shim::daemon::free_port_after(env.port).unwrap();
+    assert!(next > env.port && std::net::TcpListener::bind(("127.0.0.1", next)).is_ok());
+    drop(holder);
+}
+
+#[test]
 fn start_refuses_a_port_another_program_holds() {
     let env = Env::new();
     let holder = std::net::TcpListener::bind(("127.0.0.1", env.port)).unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use codex_shim::server::{AppState, ServerOptions};
 use codex_shim::settings::{Settings, SettingsSource};
-use codex_shim::{active, launch::Launcher, paths};
+use codex_shim::{active, daemon, launch::Launcher, paths};
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Wry};
@@ -25,22 +25,122 @@ const TRAY_ID: &str = "codex-shim";
 #[derive(Clone, PartialEq, Eq)]
 struct MenuModel {
     status: String,
+    problem: Option<PortProblem>,
     models: Vec<(String, String)>,
     active: Option<String>,
     autostart: bool,
 }
 
+/// Why the server could not take its port, with what the menu offers to do about it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PortProblem {
+    /// Another codex-shim serves there: offer to take over.
+    Shim { port: u16, pid: u32 },
+    /// Another program: offer the next free port.
+    Other { port: u16, next: Option<u16> },
+}
+
 struct Shell {
-    state: Arc<AppState>,
+    /// Replaced when the user moves the server to another port.
+    state: Mutex<Arc<AppState>>,
     status: Mutex<String>,
+    problem: Mutex<Option<PortProblem>>,
     token: String,
     /// Whether the app starts at login (mirrors the OS setting; updated when toggled).
     autostart: Mutex<bool>,
 }
 
+impl Shell {
+    fn state(&self) -> Arc<AppState> {
+        self.state.lock().unwrap().clone()
+    }
+
+    fn set_status(&self, status: String, problem: Option<PortProblem>) {
+        *self.status.lock().unwrap() = status;
+        *self.problem.lock().unwrap() = problem;
+    }
+}
+
+/// Binds the current state's port and serves; on failure, says who holds the port.
+fn start_server(shell: &Arc<Shell>) {
+    let shell = shell.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = shell.state();
+        let port = state.options.port;
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => {
+                shell.set_status(format!("codex-shim: serving on 127.0.0.1:{port}"), None);
+                let _ = codex_shim::server::serve(listener, state, std::future::pending()).await;
+            }
+            Err(_) => {
+                let owner = tokio::task::spawn_blocking(move || daemon::port_owner(port))
+                    .await
+                    .unwrap_or(daemon::PortOwner::Other);
+                let (status, problem) = match owner {
+                    daemon::PortOwner::Shim(pid) => (
+                        format!("Port {port}: another codex-shim (pid {pid}) serves there"),
+                        PortProblem::Shim { port, pid },
+                    ),
+                    _ => (
+                        format!("Port {port} is in use by another program"),
+                        PortProblem::Other {
+                            port,
+                            next: daemon::free_port_after(port),
+                        },
+                    ),
+                };
+                tracing::warn!("{status}");
+                shell.set_status(status, Some(problem));
+            }
+        }
+    });
+}
+
+/// Stops the other codex-shim on our port, then serves there.
+fn take_over(shell: &Arc<Shell>) {
+    let shell = shell.clone();
+    std::thread::spawn(move || {
+        let port = shell.state().options.port;
+        shell.set_status(format!("codex-shim: taking over port {port}…"), None);
+        match daemon::take_over(port, &paths::pid_file()) {
+            Ok(msg) => {
+                tracing::info!("{msg}");
+                start_server(&shell);
+            }
+            Err(e) => shell.set_status(format!("Cannot take over port {port}: {e}"), None),
+        }
+    });
+}
+
+/// Serves on `port` from now on (remembered for the next start), and points Codex's config there.
+fn move_to_port(shell: &Arc<Shell>, port: u16) {
+    let old = shell.state();
+    let mut options = old.options.clone();
+    options.port = port;
+    let new = AppState::new((*old.settings()).clone(), options);
+    new.set_settings_error(old.settings_error());
+    let new = Arc::new(new);
+    *shell.state.lock().unwrap() = new.clone();
+    if let Err(e) = codex_shim::codex::config::write_atomic(
+        &paths::tray_port_file(),
+        format!("{port}\n").as_bytes(),
+    ) {
+        tracing::warn!("cannot remember port {port}: {e}");
+    }
+    if let Some(catalog) = &new.options.catalog_path {
+        match active::move_port(&new.places(), port, catalog) {
+            Ok(true) => tracing::info!("Codex's config.toml now points at port {port}"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot point Codex at port {port}: {e}"),
+        }
+    }
+    start_server(shell);
+}
+
 fn menu_model(shell: &Shell) -> MenuModel {
-    let settings = shell.state.settings();
-    let passthrough = shell.state.options.chatgpt_login().is_some();
+    let state = shell.state();
+    let settings = state.settings();
+    let passthrough = state.options.chatgpt_login().is_some();
     let mut models: Vec<(String, String)> = Vec::new();
     if passthrough {
         models.push((codex_shim::chatgpt::SLUG.into(), "GPT-5.5 (ChatGPT)".into()));
@@ -52,23 +152,44 @@ fn menu_model(shell: &Shell) -> MenuModel {
             .map(|m| (m.slug.clone(), m.display_name.clone())),
     );
     let mut status = shell.status.lock().unwrap().clone();
-    if shell.state.settings_error().is_some() {
+    if state.settings_error().is_some() {
         status = format!("{status} (settings error: see the UI)");
     }
     MenuModel {
         status,
+        problem: *shell.problem.lock().unwrap(),
         models,
-        active: active::active_model(&shell.state.places(), &settings, passthrough),
+        active: active::active_model(&state.places(), &settings, passthrough),
         autostart: *shell.autostart.lock().unwrap(),
     }
 }
 
 fn build_menu(app: &AppHandle, m: &MenuModel) -> tauri::Result<Menu<Wry>> {
     let status = MenuItem::with_id(app, "status", &m.status, false, None::<&str>)?;
-    let mut items: Vec<Box<dyn IsMenuItem<Wry>>> = vec![
-        Box::new(status),
-        Box::new(PredefinedMenuItem::separator(app)?),
-    ];
+    let mut items: Vec<Box<dyn IsMenuItem<Wry>>> = vec![Box::new(status)];
+    let offer = match m.problem {
+        Some(PortProblem::Shim { port, .. }) => {
+            Some(("takeover", format!("Take over port {port}")))
+        }
+        Some(PortProblem::Other {
+            next: Some(next), ..
+        }) => Some(("move-port", format!("Serve on port {next} instead"))),
+        Some(PortProblem::Other { next: None, port }) => Some((
+            "no-port",
+            format!("No free port after {port}: set CODEX_SHIM_PORT"),
+        )),
+        None => None,
+    };
+    if let Some((id, label)) = offer {
+        items.push(Box::new(MenuItem::with_id(
+            app,
+            id,
+            label,
+            id != "no-port",
+            None::<&str>,
+        )?));
+    }
+    items.push(Box::new(PredefinedMenuItem::separator(app)?));
     if m.models.is_empty() {
         items.push(Box::new(MenuItem::with_id(
             app,
@@ -143,7 +264,8 @@ fn refresh_menu(app: &AppHandle, m: &MenuModel) {
 fn open_ui(app: &AppHandle, shell: &Shell, section: &str) {
     let url = format!(
         "http://127.0.0.1:{}/ui#token={}&section={section}",
-        shell.state.options.port, shell.token
+        shell.state().options.port,
+        shell.token
     );
     if let Some(w) = app.get_webview_window("ui") {
         let _ = w.navigate(url.parse().expect("a valid URL"));
@@ -165,9 +287,10 @@ fn open_ui(app: &AppHandle, shell: &Shell, section: &str) {
 
 fn on_menu(app: &AppHandle, shell: &Arc<Shell>, id: &str) {
     if let Some(slug) = id.strip_prefix("model:") {
-        let settings = shell.state.settings();
-        let passthrough = shell.state.options.chatgpt_login().is_some();
-        if let Err(e) = active::use_model(&shell.state.places(), &settings, slug, passthrough) {
+        let state = shell.state();
+        let settings = state.settings();
+        let passthrough = state.options.chatgpt_login().is_some();
+        if let Err(e) = active::use_model(&state.places(), &settings, slug, passthrough) {
             tracing::warn!("cannot switch to {slug}: {e}");
         }
         refresh_menu(app, &menu_model(shell));
@@ -175,6 +298,15 @@ fn on_menu(app: &AppHandle, shell: &Arc<Shell>, id: &str) {
     }
     match id {
         "quit" => app.exit(0),
+        "takeover" => take_over(shell),
+        "move-port" => {
+            if let Some(PortProblem::Other {
+                next: Some(port), ..
+            }) = *shell.problem.lock().unwrap()
+            {
+                move_to_port(shell, port);
+            }
+        }
         "autostart" => {
             use tauri_plugin_autostart::ManagerExt;
             let launcher = app.autolaunch();
@@ -213,9 +345,11 @@ fn main() {
         tracing::error!("{e}");
         Settings::default()
     });
+    // CODEX_SHIM_PORT, else the port chosen last time the usual one was taken, else 8765.
     let port: u16 = std::env::var("CODEX_SHIM_PORT")
         .ok()
-        .and_then(|p| p.parse().ok())
+        .or_else(|| std::fs::read_to_string(paths::tray_port_file()).ok())
+        .and_then(|p| p.trim().parse().ok())
         .unwrap_or(8765);
     let token = paths::new_ui_token().unwrap_or_else(|e| {
         tracing::warn!("cannot store the UI token: {e}");
@@ -230,8 +364,9 @@ fn main() {
     };
     let state = Arc::new(AppState::new(settings, options));
     let shell = Arc::new(Shell {
-        state: state.clone(),
+        state: Mutex::new(state),
         status: Mutex::new(format!("codex-shim: starting on port {port}")),
+        problem: Mutex::new(None),
         token,
         autostart: Mutex::new(false),
     });
@@ -242,7 +377,10 @@ fn main() {
             let shell = shell.clone();
             move |app, _argv, _cwd| open_ui(app, &shell, "models")
         }))
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
         .setup({
             let shell = shell.clone();
             move |app| {
@@ -252,28 +390,12 @@ fn main() {
                 // GTK requires) whenever what it shows changes, including the server's status.
                 {
                     use tauri_plugin_autostart::ManagerExt;
-                    *shell.autostart.lock().unwrap() = app.autolaunch().is_enabled().unwrap_or(false);
+                    *shell.autostart.lock().unwrap() =
+                        app.autolaunch().is_enabled().unwrap_or(false);
                 }
                 let initial = menu_model(&shell);
                 // The core server, in-process.
-                let server_shell = shell.clone();
-                tauri::async_runtime::spawn(async move {
-                    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-                        Ok(listener) => {
-                            *server_shell.status.lock().unwrap() = format!("codex-shim: serving on 127.0.0.1:{port}");
-                            let _ = codex_shim::server::serve(listener, server_shell.state.clone(), std::future::pending()).await;
-                        }
-                        Err(_) => {
-                            let who = match codex_shim::daemon::health(port) {
-                                Some(h) if h.service.as_deref() == Some("codex-shim") => {
-                                    format!("Port {port}: another codex-shim runs there (pid {}); `codex-shim stop` frees it", h.pid.unwrap_or(0))
-                                }
-                                _ => format!("Port {port} is in use by another program; set CODEX_SHIM_PORT"),
-                            };
-                            *server_shell.status.lock().unwrap() = who;
-                        }
-                    }
-                });
+                start_server(&shell);
                 let menu = build_menu(app.handle(), &initial)?;
                 let events_shell = shell.clone();
                 TrayIconBuilder::with_id(TRAY_ID)
@@ -306,7 +428,10 @@ fn main() {
         .build(tauri::generate_context!())
         .expect("the tray app builds")
         .run(|_app, event| {
-            if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
+            if let tauri::RunEvent::ExitRequested {
+                api, code: None, ..
+            } = event
+            {
                 api.prevent_exit();
             }
         });

@@ -20,57 +20,83 @@ fn python() -> Option<String> {
     ok.then_some(py)
 }
 
-#[test]
-fn the_tray_lists_the_models_switches_one_and_quits() {
-    let (Some(py), true, true) = (python(), have("xvfb-run"), have("dbus-run-session")) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs xvfb-run, dbus-run-session and dbus-next: scripts/test installs them"
-        );
-        eprintln!("skipping: needs xvfb-run, dbus-run-session and the dbus-next Python package");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let settings = dir.path().join("models.json");
-    std::fs::write(
-        &settings,
-        serde_json::json!([
-        {"model": "alpha-up", "slug": "alpha", "provider": "ollama"},
-        {"model": "beta-up", "slug": "beta", "displayName": "Beta Model", "provider": "ollama"}])
-        .to_string(),
-    )
-    .unwrap();
-    let (codex_home, state) = (dir.path().join("codex-home"), dir.path().join("state"));
-    let editor =
-        codex_shim::codex::config::ConfigEditor::new(codex_home.join("config.toml"), state.clone());
-    editor
-        .enable(&codex_shim::codex::config::Managed {
-            model: "alpha".into(),
-            port: 8765,
-            catalog: dir.path().join("catalog.json"),
-        })
+struct Run {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    port: u16,
+}
+
+impl Run {
+    /// Two models, Codex's config enabled on `alpha` (port 8765), and a free port for the app.
+    fn new() -> Option<Self> {
+        if !(python().is_some() && have("xvfb-run") && have("dbus-run-session")) {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs xvfb-run, dbus-run-session and dbus-next: scripts/test installs them"
+            );
+            eprintln!(
+                "skipping: needs xvfb-run, dbus-run-session and the dbus-next Python package"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("models.json"),
+            serde_json::json!([
+            {"model": "alpha-up", "slug": "alpha", "provider": "ollama"},
+            {"model": "beta-up", "slug": "beta", "displayName": "Beta Model", "provider": "ollama"}])
+            .to_string(),
+        )
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let probe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tray_probe.py");
-    let config = codex_home.join("config.toml");
-    // The host (watcher) first, then the app; both on the same private bus and display.
-    let script = format!(
-        r#"{py} {probe} {config} beta > "$REPORT" 2> "$PROBE_LOG" & P=$!
+        let config = dir.path().join("codex-home/config.toml");
+        codex_shim::codex::config::ConfigEditor::new(config.clone(), dir.path().join("state"))
+            .enable(&codex_shim::codex::config::Managed {
+                model: "alpha".into(),
+                port: 8765,
+                catalog: dir.path().join("catalog.json"),
+            })
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Some(Run { dir, config, port })
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        let d = self.dir.path();
+        cmd.env("CODEX_SHIM_SETTINGS", d.join("models.json"))
+            .env("CODEX_SHIM_PORT", self.port.to_string())
+            .env("CODEX_SHIM_HOME", d.join("state"))
+            .env("CODEX_HOME", d.join("codex-home"))
+            .env("HOME", d)
+            .env("CODEX_SHIM_DISABLE_CHATGPT", "1");
+    }
+
+    /// Runs the probe (as the desktop's tray host) and the app on a private bus and display.
+    /// Returns the probe's report; panics with both logs when either failed.
+    fn probe(&self, mode: &str) -> serde_json::Value {
+        // One at a time: `xvfb-run -a` picks a free display number, racily.
+        static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let py = python().unwrap();
+        let probe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tray_probe.py");
+        let d = self.dir.path();
+        // The host (watcher) first, then the app; both on the same private bus and display.
+        let script = format!(
+            r#"{py} {probe} {config} beta {mode} > "$REPORT" 2> "$PROBE_LOG" & P=$!
 for i in $(seq 1 100); do grep -q "watcher ready" "$PROBE_LOG" && break; sleep 0.1; done
 "$APP" > "$APP_LOG" 2>&1 & A=$!
 wait $P; echo "probe=$?"
 # If the probe failed before clicking Quit, do not wait for the app forever.
 for i in $(seq 1 100); do kill -0 $A 2>/dev/null || break; sleep 0.1; done
 kill $A 2>/dev/null; wait $A; echo "app=$?""#,
-        probe = probe.display(),
-        config = config.display()
-    );
-    let out = Command::new("timeout")
-        .args([
+            probe = probe.display(),
+            config = self.config.display()
+        );
+        let mut cmd = Command::new("timeout");
+        cmd.args([
             "180",
             "dbus-run-session",
             "--",
@@ -81,36 +107,38 @@ kill $A 2>/dev/null; wait $A; echo "app=$?""#,
             &script,
         ])
         .env("APP", env!("CARGO_BIN_EXE_codex-shim-tray"))
-        .env("REPORT", dir.path().join("report.json"))
-        .env("PROBE_LOG", dir.path().join("probe.log"))
-        .env("APP_LOG", dir.path().join("app.log"))
-        .env("CODEX_SHIM_SETTINGS", &settings)
-        .env("CODEX_SHIM_PORT", port.to_string())
-        .env("CODEX_SHIM_HOME", &state)
-        .env("CODEX_HOME", &codex_home)
-        .env("HOME", dir.path())
-        .env("CODEX_SHIM_DISABLE_CHATGPT", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let logs = || {
-        format!(
+        .env("REPORT", d.join("report.json"))
+        .env("PROBE_LOG", d.join("probe.log"))
+        .env("APP_LOG", d.join("app.log"));
+        self.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let logs = format!(
             "{text}\n--- probe\n{}\n--- app\n{}",
-            std::fs::read_to_string(dir.path().join("probe.log")).unwrap_or_default(),
-            std::fs::read_to_string(dir.path().join("app.log")).unwrap_or_default()
-        )
-    };
-    assert!(text.contains("probe=0"), "{}", logs());
-    assert!(text.contains("app=0"), "Quit exits with 0: {}", logs());
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap_or_else(|e| panic!("{e}: {}", logs()));
-    let labels: Vec<&str> = report["labels"]
-        .as_array()
+            std::fs::read_to_string(d.join("probe.log")).unwrap_or_default(),
+            std::fs::read_to_string(d.join("app.log")).unwrap_or_default()
+        );
+        assert!(text.contains("probe=0"), "{logs}");
+        assert!(text.contains("app=0"), "Quit exits with 0: {logs}");
+        serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {logs}"))
+    }
+}
+
+fn labels(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_tray_lists_the_models_switches_one_and_quits() {
+    let Some(run) = Run::new() else { return };
+    let report = run.probe("main");
+    let port = run.port;
+    let labels = labels(&report["labels"]);
     assert!(
         labels
             .iter()
@@ -143,7 +171,98 @@ kill $A 2>/dev/null; wait $A; echo "app=$?""#,
         serde_json::json!(["Beta Model (beta)"]),
         "the check mark moved"
     );
-    assert!(std::fs::read_to_string(&config)
+    assert!(std::fs::read_to_string(&run.config)
         .unwrap()
         .contains("model = \"beta\""));
+}
+
+#[test]
+fn a_port_held_by_another_program_is_left_for_the_next_free_one() {
+    let Some(run) = Run::new() else { return };
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", run.port)).unwrap();
+    let report = run.probe("other-port");
+    let before = labels(&report["before"]);
+    assert!(
+        before.contains(&format!("Port {} is in use by another program", run.port).as_str()),
+        "{before:?}"
+    );
+    let offer = before
+        .iter()
+        .find(|l| l.starts_with("Serve on port"))
+        .unwrap();
+    let next: u16 = offer
+        .trim_start_matches("Serve on port ")
+        .trim_end_matches(" instead")
+        .parse()
+        .unwrap();
+    assert!(next > run.port);
+    let after = labels(&report["after"]);
+    assert!(
+        after.contains(&format!("codex-shim: serving on 127.0.0.1:{next}").as_str()),
+        "{after:?}"
+    );
+    // Codex follows, and the next start uses the same port.
+    assert!(
+        report["config"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("http://127.0.0.1:{next}/v1")),
+        "{}",
+        report["config"]
+    );
+    let remembered = std::fs::read_to_string(run.dir.path().join("state/tray-port")).unwrap();
+    assert_eq!(remembered.trim(), next.to_string());
+}
+
+#[test]
+fn another_codex_shim_on_the_port_is_taken_over() {
+    let Some(run) = Run::new() else { return };
+    // The CLI binary sits next to the test binaries' directory (`cargo test --workspace` builds it).
+    let cli = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|d| d.join("codex-shim"))
+        .filter(|p| p.exists());
+    let Some(cli) = cli else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI builds the codex-shim binary before this test runs"
+        );
+        eprintln!("skipping: build the codex-shim binary first (cargo build)");
+        return;
+    };
+    let mut start = Command::new(&cli);
+    start.args(["start"]);
+    run.env(&mut start);
+    let out = start.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid_file = run.dir.path().join("state/shim.pid");
+    let daemon: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pid_file).unwrap()).unwrap();
+    let report = run.probe("takeover");
+    let before = labels(&report["before"]);
+    assert!(
+        before.contains(
+            &format!(
+                "Port {}: another codex-shim (pid {}) serves there",
+                run.port, daemon["pid"]
+            )
+            .as_str()
+        ),
+        "{before:?}"
+    );
+    let after = labels(&report["after"]);
+    assert!(
+        after.contains(&format!("codex-shim: serving on 127.0.0.1:{}", run.port).as_str()),
+        "{after:?}"
+    );
+    assert!(
+        !pid_file.exists(),
+        "the daemon was stopped through its pid file"
+    );
 }

@@ -3,7 +3,10 @@
 It plays the StatusNotifierWatcher (no desktop runs in the test), waits for the app's
 StatusNotifierItem, reads the menu over com.canonical.dbusmenu, clicks a model, checks that
 config.toml names it and that the check mark moved, then clicks "Quit". Prints one JSON report.
-Usage: tray_probe.py CONFIG_TOML SLUG
+Usage: tray_probe.py CONFIG_TOML SLUG [MODE]
+MODE "main" (the default) is the above; "other-port" and "takeover" instead expect the app's port
+to be held (by another program / another codex-shim), click the offer the menu makes, and wait
+until the app serves.
 """
 import asyncio, glob, json, os, subprocess, sys, time
 from dbus_next.aio import MessageBus
@@ -11,6 +14,7 @@ from dbus_next.service import ServiceInterface, method, dbus_property, signal, P
 from dbus_next import Message, MessageType, Variant
 
 CONFIG, SLUG = sys.argv[1], sys.argv[2]
+MODE = sys.argv[3] if len(sys.argv) > 3 else "main"
 
 
 class Watcher(ServiceInterface):
@@ -90,11 +94,26 @@ async def main():
     await asyncio.wait_for(watcher.registered.wait(), 90)
     app, item = senders[0], watcher.items[0]
     menu = (await call(bus, destination=app, path=item, interface="org.freedesktop.DBus.Properties", member="Get", signature="ss", body=["org.kde.StatusNotifierItem", "Menu"]))[0].value
-    deadline = time.time() + 20
-    items = await layout(bus, app, menu)
-    while not any("serving" in i["label"] for i in items) and time.time() < deadline:
-        await asyncio.sleep(0.1)
+    async def wait_for(pred, seconds=20):
+        deadline = time.time() + seconds
         items = await layout(bus, app, menu)
+        while not any(pred(i["label"]) for i in items) and time.time() < deadline:
+            await asyncio.sleep(0.1)
+            items = await layout(bus, app, menu)
+        return items
+
+    if MODE != "main":
+        offer = "Serve on port" if MODE == "other-port" else "Take over port"
+        items = await wait_for(lambda l: l.startswith(offer))
+        report["before"] = [i["label"] for i in items]
+        await click(bus, app, menu, lambda l: l.startswith(offer))
+        items = await wait_for(lambda l: "serving on" in l)
+        report["after"] = [i["label"] for i in items]
+        report["config"] = open(CONFIG).read()
+        await click(bus, app, menu, lambda l: l == "Quit")
+        print(json.dumps(report), flush=True)
+        return
+    items = await wait_for(lambda l: "serving" in l)
     report["labels"] = [i["label"] for i in items]
     # A second launch finds the running instance and leaves (it must not start a second server).
     try:
