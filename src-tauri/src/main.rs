@@ -61,39 +61,44 @@ impl Shell {
     }
 }
 
-/// Binds the current state's port and serves; on failure, says who holds the port.
+/// Binds the current state's port and serves; on failure, says who holds the port. The bind is
+/// done before returning, so a menu built right after shows the outcome (no rebuild, which would
+/// close a menu the user just opened).
 fn start_server(shell: &Arc<Shell>) {
-    let shell = shell.clone();
-    tauri::async_runtime::spawn(async move {
-        let state = shell.state();
-        let port = state.options.port;
-        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(listener) => {
-                shell.set_status(format!("codex-shim: serving on 127.0.0.1:{port}"), None);
-                let _ = codex_shim::server::serve(listener, state, std::future::pending()).await;
-            }
-            Err(_) => {
-                let owner = tokio::task::spawn_blocking(move || daemon::port_owner(port))
-                    .await
-                    .unwrap_or(daemon::PortOwner::Other);
-                let (status, problem) = match owner {
-                    daemon::PortOwner::Shim(pid) => (
-                        format!("Port {port}: another codex-shim (pid {pid}) serves there"),
-                        PortProblem::Shim { port, pid },
-                    ),
-                    _ => (
-                        format!("Port {port} is in use by another program"),
-                        PortProblem::Other {
-                            port,
-                            next: daemon::free_port_after(port),
-                        },
-                    ),
-                };
-                tracing::warn!("{status}");
-                shell.set_status(status, Some(problem));
-            }
+    let state = shell.state();
+    let port = state.options.port;
+    let bound = std::net::TcpListener::bind(("127.0.0.1", port))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l));
+    match bound {
+        Ok(listener) => {
+            shell.set_status(format!("codex-shim: serving on 127.0.0.1:{port}"), None);
+            tauri::async_runtime::spawn(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => {
+                        let _ = codex_shim::server::serve(l, state, std::future::pending()).await;
+                    }
+                    Err(e) => tracing::error!("cannot serve on port {port}: {e}"),
+                }
+            });
         }
-    });
+        Err(_) => {
+            let (status, problem) = match daemon::port_owner(port) {
+                daemon::PortOwner::Shim(pid) => (
+                    format!("Port {port}: another codex-shim (pid {pid}) serves there"),
+                    PortProblem::Shim { port, pid },
+                ),
+                _ => (
+                    format!("Port {port} is in use by another program"),
+                    PortProblem::Other {
+                        port,
+                        next: daemon::free_port_after(port),
+                    },
+                ),
+            };
+            tracing::warn!("{status}");
+            shell.set_status(status, Some(problem));
+        }
+    }
 }
 
 /// Stops the other codex-shim on our port, then serves there.
@@ -300,9 +305,11 @@ fn on_menu(app: &AppHandle, shell: &Arc<Shell>, id: &str) {
         "quit" => app.exit(0),
         "takeover" => take_over(shell),
         "move-port" => {
+            // Copied out first: move_to_port sets the problem again (a guard held here would deadlock).
+            let problem = *shell.problem.lock().unwrap();
             if let Some(PortProblem::Other {
                 next: Some(port), ..
-            }) = *shell.problem.lock().unwrap()
+            }) = problem
             {
                 move_to_port(shell, port);
             }
@@ -393,9 +400,9 @@ fn main() {
                     *shell.autostart.lock().unwrap() =
                         app.autolaunch().is_enabled().unwrap_or(false);
                 }
-                let initial = menu_model(&shell);
-                // The core server, in-process.
+                // The core server, in-process; then the menu, showing how that went.
                 start_server(&shell);
+                let initial = menu_model(&shell);
                 let menu = build_menu(app.handle(), &initial)?;
                 let events_shell = shell.clone();
                 TrayIconBuilder::with_id(TRAY_ID)

@@ -266,3 +266,88 @@ fn another_codex_shim_on_the_port_is_taken_over() {
         "the daemon was stopped through its pid file"
     );
 }
+
+/// The README's picture of the open tray menu: a real screenshot (see tray_screenshot.sh).
+/// `CODEX_SHIM_UPDATE_SCREENSHOTS=1` copies it to docs/screenshots/tray-menu.png.
+#[test]
+fn a_screenshot_of_the_open_menu() {
+    let tools = [
+        "trayer",
+        "xdotool",
+        "scrot",
+        "xwininfo",
+        "curl",
+        "xvfb-run",
+        "dbus-run-session",
+    ];
+    if let Some(missing) = tools.iter().find(|t| !have(t)) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs {missing}: scripts/test installs it"
+        );
+        eprintln!("skipping: needs {missing}");
+        return;
+    }
+    let Some(run) = Run::new() else { return };
+    // The README's models, with Claude active.
+    std::fs::write(
+        run.dir.path().join("models.json"),
+        serde_json::json!([
+            {"model": "claude-sonnet-4-5", "provider": "anthropic", "apiKey": "${ANTHROPIC_API_KEY}", "displayName": "Claude Sonnet 4.5"},
+            {"model": "deepseek-v4-pro", "provider": "openai", "base_url": "https://api.deepseek.com", "displayName": "DeepSeek V4 Pro"},
+            {"model": "moonshotai/kimi-k2", "displayName": "Kimi K2 (OpenRouter)", "provider": "openai", "baseUrl": "https://openrouter.ai/api/v1"},
+            "qwen2.5-coder:14b"])
+        .to_string(),
+    )
+    .unwrap();
+    codex_shim::codex::config::ConfigEditor::new(run.config.clone(), run.dir.path().join("state"))
+        .set_model("claude-sonnet-4-5")
+        .unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tray-menu.png");
+    let _ = std::fs::remove_file(&shot);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tray_screenshot.sh");
+    let mut cmd = Command::new("timeout");
+    cmd.args([
+        "120",
+        "dbus-run-session",
+        "--",
+        "xvfb-run",
+        "-a",
+        "-s",
+        "-screen 0 1000x700x24",
+        "bash",
+    ])
+    .arg(&script)
+    .arg(&shot)
+    .env("APP", env!("CARGO_BIN_EXE_codex-shim-tray"));
+    run.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let app_log =
+        std::fs::read_to_string(format!("{}.app.log", shot.display())).unwrap_or_default();
+    assert!(
+        out.status.success() && text.contains("menu "),
+        "{text}\n--- app\n{app_log}"
+    );
+    // A menu of this size: status, offer-free, four models, five actions, start at login, quit.
+    let size = text
+        .split("menu ")
+        .nth(1)
+        .unwrap()
+        .split('+')
+        .next()
+        .unwrap();
+    let (w, h) = size.trim().split_once('x').unwrap();
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    assert!(w > 200 && h > 250, "menu {w}x{h}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "{} bytes",
+        png.len()
+    );
+    if std::env::var_os("CODEX_SHIM_UPDATE_SCREENSHOTS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::copy(&shot, docs.join("tray-menu.png")).unwrap();
+    }
+}

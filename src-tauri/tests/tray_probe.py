@@ -49,7 +49,8 @@ class Watcher(ServiceInterface):
 
 
 async def call(bus, **kw):
-    reply = await bus.call(Message(**kw))
+    # A hung app (say, a deadlock on its main thread) fails the probe instead of stalling it.
+    reply = await asyncio.wait_for(bus.call(Message(**kw)), 15)
     if reply.message_type == MessageType.ERROR:
         raise RuntimeError(f"{kw.get('member')}: {reply.error_name} {reply.body}")
     return reply.body
