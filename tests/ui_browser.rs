@@ -157,6 +157,10 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
         codex_shim::secrets::delete(&form_key_name).unwrap();
     }
     assert_eq!(report["server_log_filtered"], true, "{report}");
+    assert_eq!(
+        report["section_shown"], true,
+        "#section=logs shows the Logs section"
+    );
     assert_eq!(report["launch"], "(test) launched Codex desktop");
     assert_eq!(launcher.calls.lock().unwrap().len(), 1);
     assert_eq!(

@@ -292,6 +292,11 @@ if (!token) {
   followLogs();
   refresh();
   loadServerLog().catch(() => {});
-  // The tray's "Logs…" and "Patch Codex Desktop…" open the page at their section.
+  // The tray's "Logs…" and "Patch Codex Desktop…" open the page at their section (also when its
+  // window is already open: then only the fragment changes).
   if (params.get("section")) showSection(params.get("section"));
+  addEventListener("hashchange", () => {
+    const section = new URLSearchParams(location.hash.slice(1)).get("section");
+    if (section) showSection(section);
+  });
 }

@@ -72,6 +72,14 @@ try {
   await page.waitForSelector('#launch-result:has-text("launched")');
   report.launch = await page.textContent("#launch-result");
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
+
+  // The tray's "Logs…" item opens the same window at #…&section=logs: the page shows that section.
+  await page.goto(`${cfg.shim}/ui#token=${cfg.token}&section=logs`);
+  await page.waitForFunction(() => {
+    const top = document.getElementById("logs").getBoundingClientRect().top;
+    return scrollY > 0 && top >= 0 && top < innerHeight / 2;
+  }, null, { timeout: 5000 });
+  report.section_shown = true;
   report.secret_seen = bodies.some((b) => b.includes(cfg.keyValue) || b.includes(cfg.formKeyValue));
 
   // Another origin tries to drive the shim.
