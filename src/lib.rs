@@ -22,6 +22,7 @@ pub mod desktop;
 pub mod keys;
 pub mod launch;
 pub mod logtail;
+pub mod patch;
 pub mod paths;
 pub mod protocol;
 pub mod secrets;

@@ -1,0 +1,3 @@
+//! Patching Codex Desktop so custom models show in its model picker (`patch-app`, `restore-app`).
+
+pub mod asar;
