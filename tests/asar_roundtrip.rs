@@ -96,8 +96,18 @@ fn electron_asar_extracts_what_we_patch_and_its_integrity_holds() {
 
     let target = "webview/assets/model-queries-Bx9.js";
     let text = String::from_utf8(archive.read(target).unwrap().to_vec()).unwrap();
-    let new = text.replace(NEEDLE, "let u=!1,d;");
-    assert_ne!(new, text);
+    let codex_shim::patch::needles::Search::One(found) =
+        codex_shim::patch::needles::TARGETS[0].search([(target, text.as_str())])
+    else {
+        panic!("the fingerprint finds the needle")
+    };
+    let new = format!(
+        "{}{}{}",
+        &text[..found.start],
+        found.after,
+        &text[found.end..]
+    );
+    assert_eq!(new.len(), text.len(), "a same-length patch");
     let out = archive
         .with_replaced(&BTreeMap::from([(
             target.to_string(),
@@ -148,6 +158,17 @@ fn electron_asar_extracts_what_we_patch_and_its_integrity_holds() {
             assert!(got == *bytes, "{p} is byte-identical");
         }
     }
+    // The patched script is still valid JavaScript.
+    let check = Command::new("node")
+        .arg("--check")
+        .arg(dest.join(target))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
