@@ -93,6 +93,33 @@ impl Platform {
 /// How long to wait for a running Codex Desktop to quit.
 pub const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether Codex Desktop is running (its process is named `Codex`).
+pub fn codex_running(runner: &dyn Runner) -> bool {
+    matches!(runner.run("pgrep", &["-x", "Codex"]), Ok((0, _)))
+}
+
+/// Asks a running Codex Desktop to quit (AppleScript) and waits until it has.
+pub fn quit_codex(runner: &dyn Runner) -> Result<(), String> {
+    if !codex_running(runner) {
+        return Ok(());
+    }
+    let _ = runner.run(
+        "osascript",
+        &[
+            "-e",
+            "tell application \"Codex\" to if it is running then quit",
+        ],
+    );
+    let deadline = Instant::now() + QUIT_TIMEOUT;
+    while codex_running(runner) {
+        if Instant::now() >= deadline {
+            return Err("Codex Desktop did not quit within 10 s; quit it yourself".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 /// Opens Codex Desktop on `project`. Returns what was done, for the user.
 pub fn launch(
     runner: &dyn Runner,
@@ -105,20 +132,7 @@ pub fn launch(
     match platform {
         Platform::MacOs => {
             // Quit first, so the app reads the config codex-shim just wrote.
-            let _ = runner.run(
-                "osascript",
-                &[
-                    "-e",
-                    "tell application \"Codex\" to if it is running then quit",
-                ],
-            );
-            let deadline = Instant::now() + QUIT_TIMEOUT;
-            while matches!(runner.run("pgrep", &["-x", "Codex"]), Ok((0, _))) {
-                if Instant::now() >= deadline {
-                    return Err("Codex Desktop did not quit within 10 s; quit it yourself and run `codex-shim app` again".into());
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            quit_codex(runner).map_err(|e| format!("{e} and run `codex-shim app` again"))?;
             runner
                 .spawn("open", &["-a", "Codex", &project], &[])
                 .map_err(|e| {
@@ -222,8 +236,8 @@ mod tests {
         assert_eq!(
             *f.calls.borrow(),
             [
-                "run osascript -e tell application \"Codex\" to if it is running then quit",
                 "run pgrep -x Codex",
+                "run osascript -e tell application \"Codex\" to if it is running then quit",
                 "run pgrep -x Codex",
                 "run pgrep -x Codex",
                 "spawn open -a Codex /work/proj []",

@@ -1,6 +1,7 @@
 //! The `codex-shim` command line.
 
 mod key_cmd;
+mod patch_cmd;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ Examples:
   codex-shim key import             move plaintext keys from your settings into the keychain
   codex-shim app ~/code/project     enable, then open Codex Desktop on a project
   codex-shim ui                     open the web UI: models, keys, live request log
+  codex-shim patch-app --dry-run    show how Codex Desktop would be patched to list your models
+  codex-shim patch-app --quit       patch it (quitting it first); undo with restore-app
   codex-shim --settings ./models.json start
   codex-shim status | codex-shim stop
 
@@ -80,6 +83,27 @@ pub enum Command {
         /// Choose the model first (as `model use`)
         #[arg(short, long)]
         model: Option<String>,
+    },
+    /// Patch Codex Desktop so your models show in its model picker (backed up; undo: restore-app)
+    PatchApp {
+        /// The app bundle (default /Applications/Codex.app, or CODEX_SHIM_CODEX_APP)
+        #[arg(long, value_name = "PATH")]
+        app: Option<PathBuf>,
+        /// Show what would change, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Quit a running Codex Desktop instead of stopping
+        #[arg(long)]
+        quit: bool,
+    },
+    /// Undo patch-app: put back the backup made for the installed Codex Desktop version
+    RestoreApp {
+        /// The app bundle (default /Applications/Codex.app, or CODEX_SHIM_CODEX_APP)
+        #[arg(long, value_name = "PATH")]
+        app: Option<PathBuf>,
+        /// Quit a running Codex Desktop instead of stopping
+        #[arg(long)]
+        quit: bool,
     },
     /// List the configured models (same as `model list`)
     List,
@@ -147,6 +171,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Status => match daemon::running(&paths::pid_file()) {
             Some((info, h)) => {
+                if let Some(line) = patch_cmd::status_line() {
+                    println!("{line}");
+                }
                 println!(
                     "codex-shim is running on http://127.0.0.1:{} with pid {} ({} models).",
                     info.port,
@@ -159,10 +186,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 Ok(0)
             }
             None => {
+                if let Some(line) = patch_cmd::status_line() {
+                    println!("{line}");
+                }
                 println!("codex-shim is stopped.");
                 Ok(1)
             }
         },
+        Command::PatchApp { app, dry_run, quit } => patch_cmd::patch_app(app, dry_run, quit),
+        Command::RestoreApp { app, quit } => patch_cmd::restore_app(app, quit),
         Command::Generate => {
             let settings = load(&source)?;
             let passthrough = chatgpt::current_login().is_some();

@@ -243,6 +243,31 @@ impl Archive {
     }
 }
 
+/// Packs files (path → contents, in order) into a new archive, as `@electron/asar` would: nested
+/// directories, string offsets, an integrity block per file. For fixtures and tests.
+pub fn pack(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let mut root = Value::Object(Map::new());
+    let mut data = Vec::new();
+    for (path, content) in files {
+        let mut table = &mut root;
+        let parts: Vec<&str> = path.split('/').collect();
+        for dir in &parts[..parts.len() - 1] {
+            let node = table
+                .as_object_mut()
+                .expect("a table")
+                .entry(dir.to_string())
+                .or_insert_with(|| serde_json::json!({ "files": {} }));
+            table = &mut node["files"];
+        }
+        table.as_object_mut().expect("a table").insert(
+            parts[parts.len() - 1].to_string(),
+            serde_json::json!({"size": content.len(), "offset": data.len().to_string(), "integrity": integrity(content)}),
+        );
+        data.extend_from_slice(content);
+    }
+    assemble(&serde_json::json!({ "files": root }).to_string(), &data)
+}
+
 /// Preamble + header + data.
 fn assemble(json: &str, data: &[u8]) -> Vec<u8> {
     let j = json.len();
