@@ -175,6 +175,7 @@ async function loadStatus() {
     ["ChatGPT login", s.chatgpt_login ? "yes: gpt-5.5 available" : "no"],
     ["Codex CLI", s.codex_cli || "not found (npm install -g @openai/codex)"],
     ["Codex Desktop", s.codex_desktop ? `${s.codex_desktop} (${s.codex_desktop_path})` : `not found at ${s.codex_desktop_path}`],
+    ["Model picker patch", s.desktop_patch],
     ["Settings files", s.settings_files.map((f) => `${f.path} (${f.models === null ? "not found" : f.models + " models"})`).join("; ")],
   ];
   if (s.settings_error) rows.push(["Settings error", s.settings_error]);
@@ -231,6 +232,93 @@ async function loadServerLog() {
   lines.forEach(appendLog);
 }
 
+// The Codex Desktop wizard: one step per screen.
+function wizardStep(n) {
+  for (const el of document.querySelectorAll(".wizard-step")) el.hidden = el.dataset.step !== String(n);
+  for (const li of document.querySelectorAll("ol.progress li")) {
+    if (li.dataset.for === String(n)) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+  document.querySelector(`.wizard-step[data-step="${n}"] button`)?.focus();
+}
+
+async function wizardCheck() {
+  $("wz-status").textContent = "Checking…";
+  try {
+    const s = await api("/api/desktop");
+    $("wz-status").textContent = `${s.status} (${s.app})`;
+    const ul = $("wz-targets");
+    ul.replaceChildren();
+    for (const t of s.targets) {
+      const li = document.createElement("li");
+      li.textContent = `${t.label}: ${t.refusal || t.found}`;
+      if (t.refusal) li.className = "bad";
+      ul.appendChild(li);
+    }
+    $("wz-preview").disabled = !(s.state === "unpatched" || s.state === "updated");
+  } catch (e) {
+    $("wz-status").textContent = e.message;
+  }
+}
+
+async function wizardPreview() {
+  const r = await api("/api/desktop/plan", {});
+  if (!r.ok) {
+    $("wz-status").textContent = r.steps.at(-1)?.detail || "The dry run failed.";
+    return;
+  }
+  const box = $("wz-diff");
+  box.replaceChildren();
+  for (const c of r.changes) {
+    const div = document.createElement("div");
+    div.className = "diff";
+    const h = document.createElement("h3");
+    h.textContent = `${c.label} (${c.file})`;
+    const before = document.createElement("pre");
+    before.className = "before";
+    before.textContent = `- ${c.before}`;
+    const after = document.createElement("pre");
+    after.className = "after";
+    after.textContent = `+ ${c.after}`;
+    div.append(h, before, after);
+    box.appendChild(div);
+  }
+  wizardStep(2);
+}
+
+async function wizardRun(path, working) {
+  wizardStep(4);
+  $("wz-result").textContent = working;
+  $("wz-result").className = "";
+  $("wz-steps").replaceChildren();
+  try {
+    const r = await api(path, { quit: $("wz-quit").checked });
+    for (const st of r.steps) {
+      const li = document.createElement("li");
+      li.textContent = `${st.ok ? "✓" : "✗"} ${st.step}: ${st.detail}`;
+      li.className = st.ok ? "" : "bad";
+      $("wz-steps").appendChild(li);
+    }
+    say("wz-result", r.steps.at(-1)?.detail || "", r.ok);
+  } catch (e) {
+    say("wz-result", e.message, false);
+  }
+}
+
+function wireWizard() {
+  $("wz-check").addEventListener("click", wizardCheck);
+  $("wz-preview").addEventListener("click", wizardPreview);
+  $("wz-apply").addEventListener("click", () => wizardRun("/api/desktop/patch", "Patching…"));
+  $("wz-restore").addEventListener("click", () => wizardRun("/api/desktop/restore", "Restoring…"));
+  for (const b of document.querySelectorAll("#wizard [data-go]")) {
+    b.addEventListener("click", () => {
+      wizardStep(Number(b.dataset.go));
+      if (b.dataset.go === "1") wizardCheck();
+    });
+  }
+  wizardStep(1);
+}
+
 function showSection(id) {
   const el = document.getElementById(id);
   if (!el || el.tagName !== "SECTION") return;
@@ -281,6 +369,7 @@ function wire() {
     });
   }
   $("model-form").addEventListener("submit", saveModel);
+  wireWizard();
   $("mf-cancel").addEventListener("click", resetModelForm);
 }
 
@@ -295,6 +384,7 @@ if (!token) {
   // The tray's "Logs…" and "Patch Codex Desktop…" open the page at their section (also when its
   // window is already open: then only the fragment changes).
   if (params.get("section")) showSection(params.get("section"));
+  if (params.get("section") === "wizard") wizardCheck();
   addEventListener("hashchange", () => {
     const section = new URLSearchParams(location.hash.slice(1)).get("section");
     if (section) showSection(section);

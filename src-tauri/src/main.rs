@@ -29,6 +29,18 @@ struct MenuModel {
     models: Vec<(String, String)>,
     active: Option<String>,
     autostart: bool,
+    /// The "Patch Codex Desktop…" item's label, which says when an update undid the patch.
+    patch_label: String,
+}
+
+/// The patch item's label for the bundle's state.
+fn patch_label(status: &codex_shim::patch::Status) -> String {
+    use codex_shim::patch::Status;
+    match status {
+        Status::UpdatedSincePatch { .. } => "Codex Desktop updated: patch it again…".into(),
+        Status::Patched { .. } => "Codex Desktop: patched (restore…)".into(),
+        _ => "Patch Codex Desktop…".into(),
+    }
 }
 
 /// Why the server could not take its port, with what the menu offers to do about it.
@@ -166,6 +178,10 @@ fn menu_model(shell: &Shell) -> MenuModel {
         models,
         active: active::active_model(&state.places(), &settings, passthrough),
         autostart: *shell.autostart.lock().unwrap(),
+        patch_label: patch_label(&codex_shim::patch::status_cached(
+            &codex_shim::patch::Bundle::new(state.options.desktop_app.clone()),
+            &state.options.state_dir,
+        )),
     }
 }
 
@@ -225,7 +241,7 @@ fn build_menu(app: &AppHandle, m: &MenuModel) -> tauri::Result<Menu<Wry>> {
         ("launch", "Launch Codex"),
         ("open", "Open codex-shim…"),
         ("logs", "Logs…"),
-        ("patch", "Patch Codex Desktop…"),
+        ("patch", m.patch_label.as_str()),
     ] {
         items.push(Box::new(MenuItem::with_id(
             app,
@@ -442,4 +458,29 @@ fn main() {
                 api.prevent_exit();
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codex_shim::patch::Status;
+
+    #[test]
+    fn the_patch_item_says_when_an_update_undid_the_patch() {
+        let updated = Status::UpdatedSincePatch {
+            was: "1".into(),
+            now: "2".into(),
+        };
+        assert_eq!(
+            patch_label(&updated),
+            "Codex Desktop updated: patch it again…"
+        );
+        assert_eq!(patch_label(&Status::NotInstalled), "Patch Codex Desktop…");
+        assert_eq!(
+            patch_label(&Status::Patched {
+                version: "1".into()
+            }),
+            "Codex Desktop: patched (restore…)"
+        );
+    }
 }

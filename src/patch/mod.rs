@@ -160,6 +160,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// A short machine name: `not-installed`, `unpatched`, `patched`, `updated`, `unsupported`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Status::NotInstalled => "not-installed",
+            Status::Unpatched { .. } => "unpatched",
+            Status::Patched { .. } => "patched",
+            Status::UpdatedSincePatch { .. } => "updated",
+            Status::Unsupported { .. } => "unsupported",
+        }
+    }
+
     /// One line for people.
     pub fn describe(&self) -> String {
         match self {
@@ -170,6 +181,36 @@ impl Status {
             Status::Unsupported { version, why } => format!("Codex Desktop {version}: cannot be patched: {why}"),
         }
     }
+}
+
+/// [`status`], recomputed only when the bundle's files or the patch record change (reading a
+/// real `app.asar` takes a moment, and the tray asks twice a second).
+pub fn status_cached(bundle: &Bundle, state_dir: &Path) -> Status {
+    use std::sync::Mutex;
+    type Key = (PathBuf, Vec<Option<(std::time::SystemTime, u64)>>);
+    static CACHE: Mutex<Option<(Key, Status)>> = Mutex::new(None);
+    let stamp = |p: PathBuf| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()))
+    };
+    let key: Key = (
+        bundle.app.clone(),
+        vec![
+            stamp(bundle.asar()),
+            stamp(bundle.plist()),
+            stamp(record_file(state_dir)),
+        ],
+    );
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((k, s)) = cache.as_ref() {
+        if *k == key {
+            return s.clone();
+        }
+    }
+    let s = status(bundle, state_dir);
+    *cache = Some((key, s.clone()));
+    s
 }
 
 /// Where the last patch is recorded.

@@ -16,6 +16,7 @@ mod prepare;
 pub mod reload;
 mod responses;
 mod ui;
+mod ui_desktop;
 mod ui_models;
 mod upstream;
 
@@ -65,6 +66,8 @@ pub struct ServerOptions {
     pub state_dir: std::path::PathBuf,
     /// The per-launch token of the UI API; `None` turns the `/api` routes off.
     pub ui_token: Option<String>,
+    /// The Codex Desktop bundle the UI's patch wizard works on.
+    pub desktop_app: std::path::PathBuf,
 }
 
 impl ServerOptions {
@@ -95,6 +98,7 @@ impl Default for ServerOptions {
             catalog_path: None,
             state_dir: crate::paths::state_dir(),
             ui_token: None,
+            desktop_app: crate::desktop::default_app(),
         }
     }
 }

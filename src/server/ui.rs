@@ -35,6 +35,10 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/models/save", post(super::ui_models::save))
         .route("/api/models/delete", post(super::ui_models::remove))
         .route("/api/log", get(server_log))
+        .route("/api/desktop", get(super::ui_desktop::state))
+        .route("/api/desktop/plan", post(super::ui_desktop::plan))
+        .route("/api/desktop/patch", post(super::ui_desktop::apply))
+        .route("/api/desktop/restore", post(super::ui_desktop::restore))
         .route("/api/active", post(set_active))
         .route("/api/keys", get(list_keys))
         .route("/api/keys/set", post(set_key))
@@ -155,6 +159,12 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     let (cli, app, desktop) = tokio::task::spawn_blocking(codex_versions)
         .await
         .unwrap_or_default();
+    let bundle = crate::patch::Bundle::new(state.options.desktop_app.clone());
+    let dir = state.options.state_dir.clone();
+    let patch = tokio::task::spawn_blocking(move || crate::patch::status_cached(&bundle, &dir))
+        .await
+        .map(|s| s.describe())
+        .unwrap_or_default();
     Json(json!({
         "version": crate::VERSION,
         "port": state.options.port,
@@ -165,6 +175,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
         "codex_cli": cli,
         "codex_desktop": desktop,
         "codex_desktop_path": app,
+        "desktop_patch": patch,
         "settings_files": settings.sources.iter().map(|s| json!({"path": s.path, "models": s.models})).collect::<Vec<_>>(),
         "settings_error": state.settings_error(),
     }))

@@ -292,6 +292,15 @@ impl Shim {
         settings: Value,
         launcher: Arc<dyn codex_shim::launch::Launcher>,
     ) -> Self {
+        Shim::start_ui_tuned(settings, launcher, |_| {}).await
+    }
+
+    /// [`Shim::start_ui`], with more options set by `tune`.
+    pub async fn start_ui_tuned(
+        settings: Value,
+        launcher: Arc<dyn codex_shim::launch::Launcher>,
+        tune: impl FnOnce(&mut ServerOptions) + Send + 'static,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (codex_home, state_dir) = (dir.path().join("codex-home"), dir.path().join("state"));
         let first = Settings::parse_file(std::path::Path::new("m.json"), &settings.to_string())
@@ -315,6 +324,7 @@ impl Shim {
             o.ui_token = Some(UI_TOKEN.into());
             o.codex_home = codex_home;
             o.state_dir = state_dir;
+            tune(o);
         })
         .await
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod codex;
+pub mod desktop;
 pub mod fake;
 pub mod validate;
 
