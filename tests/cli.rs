@@ -280,6 +280,9 @@ fn help_describes_the_commands_with_examples() {
         "--port",
         "Examples:",
         "codex-shim codex -m",
+        "patch-app",
+        "restore-app",
+        "codex-shim patch-app --dry-run",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
