@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::validate::{check_strict, classify, Outcome};
+use common::validate::{check_strict, classify, validate_messages, Outcome};
 use common::{read_fixture, run_anthropic};
 use serde_json::{json, Value};
 
@@ -229,100 +229,6 @@ fn messages(req: &ResponsesRequest, m: &ModelConfig) -> Value {
     let v = serde_json::to_value(to_anthropic(req, m, "api.anthropic.com").request).unwrap();
     validate_messages(&v);
     v
-}
-
-/// The Messages API's rules for a request, in one place.
-fn validate_messages(r: &Value) {
-    let msgs = r["messages"].as_array().unwrap();
-    assert!(!msgs.is_empty());
-    assert_eq!(msgs[0]["role"], "user", "first turn is a user turn");
-    assert_eq!(
-        msgs.last().unwrap()["role"],
-        "user",
-        "no assistant prefill at the end"
-    );
-    assert!(r["max_tokens"].as_u64().unwrap() > 0);
-    for (i, m) in msgs.iter().enumerate() {
-        if i > 0 {
-            assert_ne!(msgs[i - 1]["role"], m["role"], "roles alternate at {i}");
-        }
-        let blocks = m["content"].as_array().unwrap();
-        assert!(!blocks.is_empty(), "message {i} is empty");
-        for b in blocks {
-            if b["type"] == "text" {
-                assert!(
-                    !b["text"].as_str().unwrap().trim().is_empty(),
-                    "empty text block in {i}"
-                );
-            }
-            if b["type"] == "tool_use" {
-                assert!(b["input"].is_object(), "tool_use.input is an object");
-                assert_eq!(m["role"], "assistant");
-            }
-        }
-        let uses: Vec<&str> = blocks
-            .iter()
-            .filter(|b| b["type"] == "tool_use")
-            .map(|b| b["id"].as_str().unwrap())
-            .collect();
-        if !uses.is_empty() {
-            let next: Vec<&str> = msgs[i + 1]["content"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|b| b["type"] == "tool_result")
-                .map(|b| b["tool_use_id"].as_str().unwrap())
-                .collect();
-            assert_eq!(
-                uses, next,
-                "every tool_use of message {i} answered in order by the next turn"
-            );
-            let first_other = msgs[i + 1]["content"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .position(|b| b["type"] != "tool_result")
-                .unwrap_or(usize::MAX);
-            assert!(
-                first_other >= next.len(),
-                "results come before other content"
-            );
-        }
-    }
-    let results = msgs
-        .iter()
-        .flat_map(|m| m["content"].as_array().unwrap())
-        .filter(|b| b["type"] == "tool_result")
-        .count();
-    let uses = msgs
-        .iter()
-        .flat_map(|m| m["content"].as_array().unwrap())
-        .filter(|b| b["type"] == "tool_use")
-        .count();
-    assert_eq!(results, uses, "every tool_use has exactly one tool_result");
-    for t in r
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        assert_eq!(t["input_schema"]["type"], "object", "{}", t["name"]);
-    }
-    let breakpoints = r.to_string().matches("\"cache_control\"").count();
-    assert!(
-        breakpoints <= 4,
-        "at most 4 cache breakpoints, found {breakpoints}"
-    );
-    if r.get("thinking").is_some() {
-        assert!(
-            r["thinking"]["budget_tokens"].as_u64().unwrap() < r["max_tokens"].as_u64().unwrap()
-        );
-        assert!(r.get("temperature").is_none() && r.get("top_p").is_none());
-        assert!(!matches!(
-            r["tool_choice"]["type"].as_str(),
-            Some("any" | "tool")
-        ));
-    }
 }
 
 #[test]
