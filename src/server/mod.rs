@@ -125,6 +125,8 @@ impl AppState {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(60))
             .user_agent(concat!("codex-shim/", env!("CARGO_PKG_VERSION")))
+            // A redirect is reported, not followed: it could take the key to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds with static settings");
         AppState {

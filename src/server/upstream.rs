@@ -122,9 +122,19 @@ async fn http_failure(resp: reqwest::Response, who: &str) -> Failure {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // A redirect's target, without its query (which could hold a key).
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| l.split('?').next().unwrap_or_default().to_string());
     let body = match tokio::time::timeout(Duration::from_secs(10), resp.bytes()).await {
         Ok(Ok(b)) => String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).into_owned(),
         _ => String::new(),
+    };
+    let body = match location {
+        Some(l) if (300..400).contains(&status) => format!("redirected to {l}"),
+        _ => body,
     };
     Failure::from_http(status, &body, retry_after.as_deref(), who)
 }

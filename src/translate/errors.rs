@@ -111,6 +111,11 @@ impl Failure {
                     400,
                     "the upstream does not know this model or URL; check model and baseUrl",
                 ),
+                300..=399 => (
+                    ErrorCode::InvalidRequest,
+                    400,
+                    "the upstream answered with a redirect, which codex-shim does not follow (it could carry your key elsewhere); use the address it names as this model's baseUrl",
+                ),
                 408 => (ErrorCode::ServerError, 504, "the upstream timed out"),
                 400..=499 => (
                     ErrorCode::InvalidRequest,

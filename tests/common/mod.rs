@@ -4,6 +4,7 @@
 pub mod codex;
 pub mod desktop;
 pub mod fake;
+pub mod raw;
 pub mod validate;
 
 use std::path::PathBuf;
