@@ -105,6 +105,8 @@ pub struct Recorded {
 #[derive(Default)]
 struct Inner {
     replies: Mutex<VecDeque<Reply>>,
+    /// Answered when no scripted reply is left (load tests); such requests are not recorded.
+    repeat: Mutex<Option<Reply>>,
     requests: Mutex<Vec<Recorded>>,
     /// Requests whose handler or body was dropped before it finished: the shim went away.
     cancelled: AtomicUsize,
@@ -153,6 +155,11 @@ impl FakeUpstream {
         self.inner.replies.lock().unwrap().push_back(reply);
     }
 
+    /// Answers every request with `reply` once the scripted ones are used up.
+    pub fn repeat(&self, reply: Reply) {
+        *self.inner.repeat.lock().unwrap() = Some(reply);
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.requests.lock().unwrap().clone()
     }
@@ -168,13 +175,18 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    inner.requests.lock().unwrap().push(Recorded {
-        path: uri.path().to_string(),
-        headers,
-        body,
-    });
-    let reply = inner.replies.lock().unwrap().pop_front();
+    let mut reply = inner.replies.lock().unwrap().pop_front();
+    let repeated = reply.is_none() && inner.repeat.lock().unwrap().is_some();
+    if repeated {
+        reply = inner.repeat.lock().unwrap().clone();
+    } else {
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        inner.requests.lock().unwrap().push(Recorded {
+            path: uri.path().to_string(),
+            headers,
+            body,
+        });
+    }
     let guard = Guard {
         inner: inner.clone(),
         finished: false,
