@@ -231,7 +231,13 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let watcher = reload::spawn(state.clone());
+    // Events are small writes; without TCP_NODELAY, Nagle's algorithm holds one back until the
+    // client's delayed ACK (up to 40 ms on Linux) — per stream, on every turn.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
