@@ -8,7 +8,8 @@
 //! peak RSS, the added time and the shim/direct ratios; then the cost of translating a ~1.5 MB
 //! request (and of decoding and re-encoding a stream) alone, per route.
 //!
-//!   cargo bench --bench streaming                  (BENCH_SECS=3 per level, BENCH_EVENTS=50)
+//!   cargo bench --bench streaming                  (BENCH_SECS=3 per level, BENCH_EVENTS=50,
+//!                                                   BENCH_LEVELS=1,64 to run only some levels)
 //!
 //! Prints a table and writes target/bench/streaming.json. This is a benchmark, not a test: the
 //! targets are printed next to the numbers, never asserted.
@@ -451,12 +452,18 @@ async fn main() {
     println!("| route | conc | path | TTFB p50 | TTFB p99 | total p50 | total p99 | streams/s | events/s | shim CPU/req |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for (route, slug, direct_url, req) in cases {
+        let only: Vec<usize> = std::env::var("BENCH_LEVELS")
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_default();
         let levels: &[usize] = if req.as_object() == large.as_object() {
             &[1, 16, 64]
         } else {
             &LEVELS
         };
-        for &conc in levels {
+        for &conc in levels
+            .iter()
+            .filter(|c| only.is_empty() || only.contains(c))
+        {
             let body = body_for(req, slug);
             // Warm both paths' connection pools at this concurrency.
             run_level(&client, direct_url.as_str(), &body, conc, 0.3).await;
@@ -530,6 +537,7 @@ async fn main() {
     let at64 = rows
         .iter()
         .find(|r| r["route"] == "chat" && r["concurrency"] == 64)
+        .or(rows.first())
         .unwrap();
     let map_ms = costs
         .iter()

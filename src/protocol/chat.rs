@@ -108,7 +108,7 @@ pub struct FunctionDef {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub parameters: Value,
+    pub parameters: std::sync::Arc<Value>,
 }
 
 /// One `data:` payload of a chat completions stream.

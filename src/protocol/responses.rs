@@ -130,7 +130,8 @@ pub enum ToolSpec {
     Function {
         name: String,
         description: Option<String>,
-        parameters: Option<Value>,
+        /// Shared, not copied: the same schema goes to the upstream request on every turn.
+        parameters: Option<std::sync::Arc<Value>>,
     },
     /// A freeform tool such as `apply_patch`; `format` holds its grammar.
     Custom {
@@ -259,6 +260,20 @@ fn output_of(v: Option<&Value>) -> ToolOutput {
 }
 
 impl ToolSpec {
+    /// Reads one tool, taking its schema without a copy; never fails.
+    pub fn from_owned(mut v: Value) -> Self {
+        let is_function = v.get("type").and_then(Value::as_str) == Some("function");
+        let schema = match v.as_object_mut() {
+            Some(map) if is_function => map.shift_remove("parameters"),
+            _ => None,
+        };
+        let mut spec = ToolSpec::from_value(&v);
+        if let ToolSpec::Function { parameters, .. } = &mut spec {
+            *parameters = schema.map(std::sync::Arc::new);
+        }
+        spec
+    }
+
     /// Reads one tool; never fails.
     pub fn from_value(v: &Value) -> Self {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("(untyped)");
@@ -268,7 +283,7 @@ impl ToolSpec {
             "function" => ToolSpec::Function {
                 name,
                 description,
-                parameters: v.get("parameters").cloned(),
+                parameters: v.get("parameters").cloned().map(std::sync::Arc::new),
             },
             "custom" => ToolSpec::Custom {
                 name,
@@ -293,7 +308,7 @@ impl ToolSpec {
 
 fn tools_lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ToolSpec>, D::Error> {
     Ok(match Value::deserialize(d)? {
-        Value::Array(tools) => tools.iter().map(ToolSpec::from_value).collect(),
+        Value::Array(tools) => tools.into_iter().map(ToolSpec::from_owned).collect(),
         _ => Vec::new(),
     })
 }

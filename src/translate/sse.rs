@@ -85,11 +85,22 @@ impl SseParser {
 
 /// Frames one Responses event (`{"type": …}`) for the wire: `event:` line, `data:` line, blank line.
 pub fn frame(event: &serde_json::Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_frame(&mut out, event);
+    String::from_utf8(out).expect("JSON and event names are UTF-8")
+}
+
+/// Appends `event` as one SSE frame (`event: TYPE`, `data: JSON`, blank line) to `out`.
+pub fn write_frame(out: &mut Vec<u8>, event: &serde_json::Value) {
     let kind = event
         .get("type")
         .and_then(|t| t.as_str())
         .unwrap_or("message");
-    format!("event: {kind}\ndata: {event}\n\n")
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    serde_json::to_writer(&mut *out, event).expect("a JSON value always serializes");
+    out.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! encoder which calls must return to Codex as `custom_tool_call` with raw `input`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -131,7 +132,7 @@ fn add_tool(
             name,
             description,
             parameters,
-        } => (name, description.clone(), object_root(parameters.clone())),
+        } => (name, description.clone(), object_root(parameters.as_ref())),
         ToolSpec::Custom {
             name,
             description,
@@ -186,29 +187,32 @@ fn add_tool(
 }
 
 /// Strict providers (Grok, llama.cpp) require an object at the root of every schema.
-fn object_root(schema: Option<Value>) -> Value {
-    match schema {
-        Some(Value::Object(mut map)) => {
-            match map.get("type").and_then(Value::as_str) {
-                Some("object") => {}
-                None if !map.contains_key("anyOf") && !map.contains_key("oneOf") => {
-                    map.insert("type".into(), json!("object"));
-                    map.entry("properties").or_insert_with(|| json!({}));
-                }
-                _ => {
-                    return json!({"type": "object", "properties": {"value": Value::Object(map)}, "required": ["value"]})
-                }
-            }
-            Value::Object(map)
+/// The schema as the upstream needs it: an object root. Codex's schemas already are, and are
+/// shared as they are; anything else becomes an object schema (a new value).
+fn object_root(schema: Option<&Arc<Value>>) -> Arc<Value> {
+    let Some(Value::Object(map)) = schema.map(|s| s.as_ref()) else {
+        return Arc::new(json!({"type": "object", "properties": {}}));
+    };
+    match map.get("type").and_then(Value::as_str) {
+        Some("object") => Arc::clone(schema.expect("matched above")),
+        None if !map.contains_key("anyOf") && !map.contains_key("oneOf") => {
+            let mut map = map.clone();
+            map.insert("type".into(), json!("object"));
+            map.entry("properties").or_insert_with(|| json!({}));
+            Arc::new(Value::Object(map))
         }
-        _ => json!({"type": "object", "properties": {}}),
+        _ => Arc::new(
+            json!({"type": "object", "properties": {"value": Value::Object(map.clone())}, "required": ["value"]}),
+        ),
     }
 }
 
-fn freeform_schema() -> Value {
-    json!({"type": "object", "properties": {"input": {"type": "string",
+fn freeform_schema() -> Arc<Value> {
+    Arc::new(
+        json!({"type": "object", "properties": {"input": {"type": "string",
         "description": "The complete raw input for this tool, exactly as the tool expects it (not JSON-encoded further)."}},
-        "required": ["input"], "additionalProperties": false})
+        "required": ["input"], "additionalProperties": false}),
+    )
 }
 
 fn custom_description(description: Option<&str>, format: Option<&Value>) -> String {

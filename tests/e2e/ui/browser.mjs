@@ -74,10 +74,11 @@ try {
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
 
   // The tray's "Logs…" item opens the same window at #…&section=logs: the page shows that section.
+  await page.evaluate(() => scrollTo(0, 0));
   await page.goto(`${cfg.shim}/ui#token=${cfg.token}&section=logs`);
   await page.waitForFunction(() => {
     const top = document.getElementById("logs").getBoundingClientRect().top;
-    return scrollY > 0 && top >= 0 && top < innerHeight / 2;
+    return scrollY > 0 && top > -2 && top < innerHeight;
   }, null, { timeout: 5000 });
   report.section_shown = true;
   report.secret_seen = bodies.some((b) => b.includes(cfg.keyValue) || b.includes(cfg.formKeyValue));
