@@ -381,7 +381,10 @@ async fn main() {
         .local_addr()
         .unwrap()
         .port();
-    let mut shim = std::process::Command::new(env!("CARGO_BIN_EXE_codex-shim"))
+    // BENCH_SHIM_BIN compares another build (say, an older commit's) against the same upstream.
+    let bin =
+        std::env::var("BENCH_SHIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_codex-shim").into());
+    let mut shim = std::process::Command::new(&bin)
         .args([
             "serve",
             "--port",

@@ -28,7 +28,8 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub(super) struct Prepared {
     pub(super) url: String,
     pub(super) headers: HeaderMap,
-    pub(super) body: Vec<u8>,
+    /// Shared bytes: sending (and a retry) does not copy a possibly large body.
+    pub(super) body: axum::body::Bytes,
     /// Names the model and upstream host in messages.
     pub(super) who: String,
     pub(super) encoder: EncoderConfig,
@@ -118,7 +119,7 @@ impl Prepared {
         Prepared {
             url,
             headers,
-            body: body.unwrap_or_default(),
+            body: body.unwrap_or_default().into(),
             who,
             encoder,
             dropped,

@@ -146,9 +146,17 @@ async fn route(
         tracing::warn!(model = %req.model, "request for an unknown model");
         return error_response(&Failure::invalid(msg));
     };
-    // Resolving may read the keychain (a D-Bus round trip on Linux): off the async workers.
-    let to_resolve = model.clone();
-    let resolved = match tokio::task::spawn_blocking(move || to_resolve.resolve()).await {
+    // Most models resolve from the environment alone (or have nothing to resolve): inline. Only
+    // one that needs the keychain (a D-Bus round trip on Linux) goes off the async workers.
+    let inline = model.resolve_with(|name| std::env::var(name).ok());
+    let resolved = match inline {
+        Ok(r) => Ok(Ok(r)),
+        Err(_) => {
+            let to_resolve = model.clone();
+            tokio::task::spawn_blocking(move || to_resolve.resolve()).await
+        }
+    };
+    let resolved = match resolved {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
         Err(_) => {
