@@ -9,7 +9,8 @@
 //! request (and of decoding and re-encoding a stream) alone, per route.
 //!
 //!   cargo bench --bench streaming                  (BENCH_SECS=3 per level, BENCH_EVENTS=50,
-//!                                                   BENCH_LEVELS=1,64 to run only some levels)
+//!                                                   BENCH_LEVELS=1,64 to run only some levels,
+//!                                                   BENCH_EVENT_DELAY_MS=5 for a model's pace)
 //!
 //! Prints a table and writes target/bench/streaming.json. This is a benchmark, not a test: the
 //! targets are printed next to the numbers, never asserted.
@@ -80,10 +81,23 @@ fn anthropic_events(n: usize, size: usize) -> Vec<Bytes> {
     out
 }
 
+/// Pause between events (BENCH_EVENT_DELAY_MS; 0 = none, the default): a model's token pace.
+fn event_delay() -> Duration {
+    Duration::from_secs_f64(env_num("BENCH_EVENT_DELAY_MS", 0.0) / 1000.0)
+}
+
 fn sse(events: Arc<Vec<Bytes>>) -> axum::response::Response {
-    let stream = futures_util::stream::iter(
-        (0..events.len()).map(move |i| Ok::<_, Infallible>(events[i].clone())),
-    );
+    let delay = event_delay();
+    let stream = futures_util::stream::unfold(0usize, move |i| {
+        let events = events.clone();
+        async move {
+            let ev = events.get(i)?.clone();
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Some((Ok::<_, Infallible>(ev), i + 1))
+        }
+    });
     let mut r = axum::response::Response::new(Body::from_stream(stream));
     r.headers_mut()
         .insert("content-type", "text/event-stream".parse().unwrap());
@@ -444,7 +458,10 @@ async fn main() {
         ),
     ];
     let mut rows = Vec::new();
-    println!("\ncodex-shim streaming benchmark: {n_events} upstream events of {size} B per stream, {secs} s per cell");
+    println!(
+        "\ncodex-shim streaming benchmark: {n_events} upstream events of {size} B per stream, {:?} between events, {secs} s per cell",
+        event_delay()
+    );
     println!(
         "{} cores, {}\n",
         std::thread::available_parallelism()
