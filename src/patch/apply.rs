@@ -145,6 +145,21 @@ fn resign(bundle: &Bundle, runner: &dyn Runner, platform: Platform) -> Result<St
     }
 }
 
+/// The checks before anything is written: Codex is not running (or quit), the bundle is writable.
+/// On failure, the finished report to return.
+fn preflight(
+    r: &mut Report,
+    bundle: &Bundle,
+    runner: &dyn Runner,
+    opts: Options,
+) -> Result<(), Report> {
+    match not_running(runner, opts.quit_running) {
+        Ok(m) => r.step("running", true, m),
+        Err(e) => return Err(std::mem::take(r).fail("running", e)),
+    }
+    writable(bundle).map_err(|e| std::mem::take(r).fail("writable", e))
+}
+
 /// Puts the backed-up files back.
 fn put_back(bundle: &Bundle, dir: &Path) -> Result<(), String> {
     for (name, to) in [("app.asar", bundle.asar()), ("Info.plist", bundle.plist())] {
@@ -204,12 +219,8 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
         r.ok = true;
         return r;
     }
-    match not_running(runner, opts.quit_running) {
-        Ok(m) => r.step("running", true, m),
-        Err(e) => return r.fail("running", e),
-    }
-    if let Err(e) = writable(bundle) {
-        return r.fail("writable", e);
+    if let Err(r) = preflight(&mut r, bundle, runner, opts) {
+        return r;
     }
     // Back up (once per app version and archive).
     let dir = backup_dir(state_dir, &i.version, &i.asar_sha256);
@@ -398,12 +409,8 @@ pub fn restore(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Opt
         r.ok = true;
         return r;
     }
-    match not_running(runner, opts.quit_running) {
-        Ok(m) => r.step("running", true, m),
-        Err(e) => return r.fail("running", e),
-    }
-    if let Err(e) = writable(bundle) {
-        return r.fail("writable", e);
+    if let Err(r) = preflight(&mut r, bundle, runner, opts) {
+        return r;
     }
     if let Err(e) = put_back(bundle, dir) {
         return r.fail("restore", e);

@@ -91,10 +91,7 @@ pub fn inspect(bundle: &Bundle) -> Result<Inspection, String> {
     let archive =
         asar::Archive::parse(bytes).map_err(|e| format!("{}: {e}", asar_path.display()))?;
     let scripts = scripts(&archive)?;
-    let files: Vec<(&str, &str)> = scripts
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
+    let files: Vec<(&str, &str)> = scripts.iter().map(|(p, t)| (p.as_str(), *t)).collect();
     let targets = needles::TARGETS
         .iter()
         .map(|t| {
@@ -115,8 +112,9 @@ pub fn inspect(bundle: &Bundle) -> Result<Inspection, String> {
     })
 }
 
-/// The bundle's packed JavaScript under `webview/` (where the app's UI code lives), as text.
-pub(crate) fn scripts(archive: &asar::Archive) -> Result<Vec<(String, String)>, String> {
+/// The bundle's packed JavaScript under `webview/` (where the app's UI code lives), as text
+/// borrowed from the archive (a real bundle holds megabytes of it).
+pub(crate) fn scripts(archive: &asar::Archive) -> Result<Vec<(String, &str)>, String> {
     let mut out = Vec::new();
     for e in archive.entries().map_err(|e| e.to_string())? {
         let packed = matches!(
@@ -130,7 +128,7 @@ pub(crate) fn scripts(archive: &asar::Archive) -> Result<Vec<(String, String)>, 
             let bytes = archive.read(&e.path).map_err(|e| e.to_string())?;
             // Minified bundles are UTF-8; anything else cannot hold our targets.
             if let Ok(text) = std::str::from_utf8(bytes) {
-                out.push((e.path, text.to_string()));
+                out.push((e.path, text));
             }
         }
     }
@@ -223,7 +221,19 @@ pub fn status(bundle: &Bundle, state_dir: &Path) -> Status {
     if !bundle.asar().exists() {
         return Status::NotInstalled;
     }
-    let i = match inspect(bundle) {
+    status_of(bundle, state_dir, inspect(bundle))
+}
+
+/// The state for an inspection already made (a caller that needs both reads the app once).
+pub fn status_of(
+    bundle: &Bundle,
+    state_dir: &Path,
+    inspection: Result<Inspection, String>,
+) -> Status {
+    if !bundle.asar().exists() {
+        return Status::NotInstalled;
+    }
+    let i = match inspection {
         Ok(i) => i,
         Err(why) => {
             return Status::Unsupported {

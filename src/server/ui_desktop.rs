@@ -22,8 +22,9 @@ pub(super) async fn state(State(state): State<Arc<AppState>>) -> Json<Value> {
     let b = bundle(&state);
     let dir = state.options.state_dir.clone();
     let v = tokio::task::spawn_blocking(move || {
-        let status = patch::status_cached(&b, &dir);
-        let targets: Vec<Value> = match patch::inspect(&b) {
+        // One read of the app for both the state and the targets.
+        let inspection = patch::inspect(&b);
+        let targets: Vec<Value> = match &inspection {
             Ok(i) => i
                 .targets
                 .iter()
@@ -38,6 +39,7 @@ pub(super) async fn state(State(state): State<Arc<AppState>>) -> Json<Value> {
                 .collect(),
             Err(_) => Vec::new(),
         };
+        let status = patch::status_of(&b, &dir, inspection);
         let backups: Vec<Value> = patch::apply::backups(&dir)
             .into_iter()
             .map(|(d, v, _)| json!({"version": v, "dir": d}))
