@@ -60,6 +60,9 @@ struct Shell {
     token: String,
     /// Whether the app starts at login (mirrors the OS setting; updated when toggled).
     autostart: Mutex<bool>,
+    /// The patch item's label: refreshed by the watcher thread, since working it out may read
+    /// the whole app.asar (never on the main thread, never before the first menu).
+    patch_label: Mutex<String>,
 }
 
 impl Shell {
@@ -178,10 +181,7 @@ fn menu_model(shell: &Shell) -> MenuModel {
         models,
         active: active::active_model(&state.places(), &settings, passthrough),
         autostart: *shell.autostart.lock().unwrap(),
-        patch_label: patch_label(&codex_shim::patch::status_cached(
-            &codex_shim::patch::Bundle::new(state.options.desktop_app.clone()),
-            &state.options.state_dir,
-        )),
+        patch_label: shell.patch_label.lock().unwrap().clone(),
     }
 }
 
@@ -390,6 +390,7 @@ fn main() {
         state: Mutex::new(state),
         status: Mutex::new(format!("codex-shim: starting on port {port}")),
         problem: Mutex::new(None),
+        patch_label: Mutex::new(patch_label(&codex_shim::patch::Status::NotInstalled)),
         token,
         autostart: Mutex::new(false),
     });
@@ -434,6 +435,12 @@ fn main() {
                     let mut last = initial;
                     loop {
                         std::thread::sleep(Duration::from_millis(500));
+                        let state = watch_shell.state();
+                        let label = patch_label(&codex_shim::patch::status_cached(
+                            &codex_shim::patch::Bundle::new(state.options.desktop_app.clone()),
+                            &state.options.state_dir,
+                        ));
+                        *watch_shell.patch_label.lock().unwrap() = label;
                         let now = menu_model(&watch_shell);
                         if now != last {
                             let h = handle.clone();
