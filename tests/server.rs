@@ -271,6 +271,40 @@ async fn the_shim_rejects_what_it_cannot_route_with_a_400() {
 }
 
 #[tokio::test]
+async fn a_malformed_request_is_a_400_naming_the_field() {
+    let (up, shim) = setup().await;
+    let cases = [
+        (
+            json!({"input": "hi", "stream": true}),
+            "missing field `model`",
+        ),
+        (json!({"model": 7, "input": "hi"}), "field `model`"),
+        (
+            json!({"model": "m", "input": "hi", "stream": "yes"}),
+            "field `stream`",
+        ),
+        (
+            json!({"model": "m", "input": "hi", "temperature": "hot"}),
+            "field `temperature`",
+        ),
+        (
+            json!({"model": "m", "input": "hi", "reasoning": {"effort": 3}}),
+            "field `reasoning`",
+        ),
+        (json!(["model", "m"]), "expected a JSON object"),
+    ];
+    for (body, names) in cases {
+        let (status, _, text) = call(&shim, &body).await;
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(
+            text.contains("not a valid Responses request") && text.contains(names),
+            "{body}: {text}"
+        );
+    }
+    assert!(up.requests().is_empty(), "nothing reached the upstream");
+}
+
+#[tokio::test]
 async fn heartbeats_keep_codex_waiting_through_upstream_silence() {
     let up = FakeUpstream::start().await;
     let shim = Shim::start(one_model(&up), |o| {

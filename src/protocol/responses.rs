@@ -1,37 +1,29 @@
 //! The Responses API request, as Codex 0.169 sends it (contract §3).
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// A `POST /v1/responses` body. Fields the shim does not use are kept in `extra`.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Read from a parsed JSON tree by [`ResponsesRequest::from_raw`], which moves each field out
+/// instead of copying it (this is on every request's path); `Deserialize` goes through it too.
+#[derive(Debug, Clone)]
 pub struct ResponsesRequest {
     pub model: String,
     /// Codex always streams; the OpenAI default is `false`.
-    #[serde(default)]
     pub stream: bool,
-    #[serde(default)]
     pub input: Input,
     /// Older clients send the base prompt here instead of as the first developer message.
-    #[serde(default)]
     pub instructions: Option<String>,
-    #[serde(default, deserialize_with = "tools_lenient")]
     pub tools: Vec<ToolSpec>,
-    #[serde(default)]
     pub tool_choice: Option<Value>,
-    #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
-    #[serde(default)]
     pub reasoning: Option<Reasoning>,
-    #[serde(default)]
     pub max_output_tokens: Option<u64>,
-    #[serde(default)]
     pub text: Option<TextConfig>,
-    #[serde(default)]
     pub temperature: Option<f64>,
-    #[serde(default)]
     pub top_p: Option<f64>,
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
@@ -39,16 +31,23 @@ pub struct ResponsesRequest {
 #[derive(Debug, Clone, Default)]
 pub struct Input(pub Vec<InputItem>);
 
-impl<'de> Deserialize<'de> for Input {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
+impl Input {
+    /// Reads `input`; never fails (anything but a string or a list is no input).
+    pub fn from_value(v: Value) -> Self {
+        match v {
             Value::String(text) => Input(vec![InputItem::Message {
                 role: "user".into(),
                 content: vec![ContentPart::Text(text)],
             }]),
             Value::Array(items) => Input(items.into_iter().map(InputItem::from_value).collect()),
             _ => Input::default(),
-        })
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Input::from_value(Value::deserialize(d)?))
     }
 }
 
@@ -306,16 +305,127 @@ impl ToolSpec {
     }
 }
 
-fn tools_lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ToolSpec>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+/// `tools`, leniently: anything but a list declares no tools.
+fn tools_of(v: Value) -> Vec<ToolSpec> {
+    match v {
         Value::Array(tools) => tools.into_iter().map(ToolSpec::from_owned).collect(),
         _ => Vec::new(),
-    })
+    }
+}
+
+/// Takes `key` out of `map` as a `T`; absent is `T::default()`, a wrong type an error naming the
+/// field.
+fn take<T: DeserializeOwned + Default>(
+    map: &mut Map<String, Value>,
+    key: &str,
+) -> Result<T, serde_json::Error> {
+    match map.shift_remove(key) {
+        None => Ok(T::default()),
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| serde::de::Error::custom(format_args!("field `{key}`: {e}"))),
+    }
+}
+
+impl ResponsesRequest {
+    /// Reads a request out of its parsed JSON, moving (not copying) the conversation and tools.
+    /// Fails only on a missing `model` or a known field of the wrong type, naming the field.
+    pub fn from_raw(raw: Value) -> Result<Self, serde_json::Error> {
+        let Value::Object(mut map) = raw else {
+            return Err(serde::de::Error::custom(
+                "expected a JSON object with `model` and `input`",
+            ));
+        };
+        let model = match map.shift_remove("model") {
+            Some(Value::String(m)) => m,
+            Some(other) => {
+                return Err(serde::de::Error::custom(format_args!(
+                    "field `model`: expected a string, got {other}"
+                )))
+            }
+            None => return Err(serde::de::Error::missing_field("model")),
+        };
+        Ok(ResponsesRequest {
+            model,
+            stream: take::<Option<bool>>(&mut map, "stream")?.unwrap_or(false),
+            input: map
+                .shift_remove("input")
+                .map(Input::from_value)
+                .unwrap_or_default(),
+            instructions: take(&mut map, "instructions")?,
+            tools: map.shift_remove("tools").map(tools_of).unwrap_or_default(),
+            tool_choice: take(&mut map, "tool_choice")?,
+            parallel_tool_calls: take(&mut map, "parallel_tool_calls")?,
+            reasoning: take(&mut map, "reasoning")?,
+            max_output_tokens: take(&mut map, "max_output_tokens")?,
+            text: take(&mut map, "text")?,
+            temperature: take(&mut map, "temperature")?,
+            top_p: take(&mut map, "top_p")?,
+            extra: map,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponsesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ResponsesRequest::from_raw(Value::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 impl ResponsesRequest {
     /// The `prompt_cache_key` Codex sends (its thread id), if any.
     pub fn prompt_cache_key(&self) -> Option<&str> {
         self.extra.get("prompt_cache_key").and_then(Value::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn from_raw_moves_known_fields_and_keeps_the_rest() {
+        let raw = json!({"model": "m", "stream": true, "input": "hi", "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+            "temperature": null, "prompt_cache_key": "thread-1", "store": false, "include": ["reasoning.encrypted_content"]});
+        let req = ResponsesRequest::from_raw(raw).unwrap();
+        assert_eq!((req.model.as_str(), req.stream), ("m", true));
+        assert_eq!(req.input.0.len(), 1);
+        assert!(
+            matches!(&req.tools[0], ToolSpec::Function { parameters: Some(p), .. } if p["type"] == "object")
+        );
+        assert_eq!(req.temperature, None);
+        assert_eq!(req.prompt_cache_key(), Some("thread-1"));
+        let kept: Vec<&str> = req.extra.keys().map(String::as_str).collect();
+        assert_eq!(kept, ["prompt_cache_key", "store", "include"]);
+    }
+
+    #[test]
+    fn from_raw_names_the_field_that_is_wrong() {
+        for (raw, says) in [
+            (json!({"input": "hi"}), "missing field `model`"),
+            (json!({"model": ["m"]}), "field `model`"),
+            (
+                json!({"model": "m", "max_output_tokens": -1}),
+                "field `max_output_tokens`",
+            ),
+            (
+                json!({"model": "m", "text": {"verbosity": 1}}),
+                "field `text`",
+            ),
+            (json!("m"), "expected a JSON object"),
+        ] {
+            let e = ResponsesRequest::from_raw(raw.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{raw}: {e}");
+        }
+        // Lenient where Codex's own parser is: `tools` and `input` of another shape are empty.
+        let req =
+            ResponsesRequest::from_raw(json!({"model": "m", "tools": {}, "input": 3})).unwrap();
+        assert!(req.tools.is_empty() && req.input.0.is_empty());
+        // And through `Deserialize`, the same reading.
+        let via_serde: ResponsesRequest =
+            serde_json::from_str(r#"{"model":"m","stream":null}"#).unwrap();
+        assert!(!via_serde.stream);
     }
 }

@@ -15,6 +15,7 @@ mod native;
 mod prepare;
 pub mod reload;
 mod responses;
+mod sink;
 mod ui;
 mod ui_desktop;
 mod ui_models;

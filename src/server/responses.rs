@@ -7,10 +7,9 @@
 //! stream has started, every outcome is a terminal event. `stream: false` runs the same pipeline
 //! and answers with the final Response object.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::native;
 use super::prepare::Prepared;
+use super::sink::{self, Source};
 use super::upstream;
 use super::AppState;
 use crate::chatgpt;
@@ -94,15 +94,20 @@ async fn route(
     body: &[u8],
     endpoint: Endpoint,
 ) -> Response {
-    let parsed = serde_json::from_slice::<Value>(body)
-        .and_then(|v| serde_json::from_value::<ResponsesRequest>(v.clone()).map(|r| (v, r)));
-    let (raw, req) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            return error_response(&Failure::invalid(format!(
-                "codex-shim: the request body is not a valid Responses request: {e}"
-            )))
-        }
+    // One parse into a tree: forwarded as is on native routes, moved into the typed request on
+    // translated ones (never copied: this is the largest cost of a request).
+    let invalid = |e: serde_json::Error| {
+        error_response(&Failure::invalid(format!(
+            "codex-shim: the request body is not a valid Responses request: {e}"
+        )))
+    };
+    let raw = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => v,
+        Err(e) => return invalid(e),
+    };
+    let req = match RequestHead::of(&raw) {
+        Ok(h) => h,
+        Err(e) => return invalid(e),
     };
     let stream = endpoint == Endpoint::Responses && req.stream;
     if chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled {
@@ -175,9 +180,11 @@ async fn route(
     }
     // Translated routes answer a compact request with a one-off summary from the upstream.
     let req = match endpoint {
-        Endpoint::Responses => req,
-        Endpoint::Compact => match serde_json::from_value::<ResponsesRequest>(summary_request(raw))
-        {
+        Endpoint::Responses => match ResponsesRequest::from_raw(raw) {
+            Ok(r) => r,
+            Err(e) => return invalid(e),
+        },
+        Endpoint::Compact => match ResponsesRequest::from_raw(summary_request(raw)) {
             Ok(r) => r,
             Err(e) => {
                 return error_response(&Failure::invalid(format!(
@@ -199,41 +206,49 @@ async fn route(
             return error_response(failure);
         }
     }
-    let (tx, rx) = mpsc::channel::<Value>(64);
-    tokio::spawn(upstream::run(state.clone(), started, tx));
-    if stream {
-        sse_response(rx)
-    } else {
-        json_response(rx).await
+    let (sink, source) = sink::channel(stream);
+    tokio::spawn(upstream::run(state.clone(), started, sink));
+    match source {
+        Source::Sse(rx) => sink::sse_response(rx),
+        Source::Json(rx) => json_response(rx).await,
     }
 }
 
-/// Most upstream reads yield several events at once; they go out as one write (one syscall, one
-/// TCP segment) instead of one each. Nothing waits for company: only what is already queued joins.
-const BATCH_BYTES: usize = 64 * 1024;
+/// What routing needs before the body is translated or forwarded: the model and `stream`.
+struct RequestHead {
+    model: String,
+    stream: bool,
+}
 
-fn sse_response(rx: mpsc::Receiver<Value>) -> Response {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let ev = rx.recv().await?;
-        let mut buf = Vec::with_capacity(1024);
-        sse::write_frame(&mut buf, &ev);
-        while buf.len() < BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(ev) => sse::write_frame(&mut buf, &ev),
-                Err(_) => break,
+impl RequestHead {
+    /// The same checks (and messages) as [`ResponsesRequest::from_raw`] for these two fields.
+    fn of(raw: &Value) -> Result<Self, serde_json::Error> {
+        use serde::de::Error;
+        let Some(obj) = raw.as_object() else {
+            return Err(Error::custom(
+                "expected a JSON object with `model` and `input`",
+            ));
+        };
+        let model = match obj.get("model") {
+            Some(Value::String(m)) => m.clone(),
+            Some(other) => {
+                return Err(Error::custom(format_args!(
+                    "field `model`: expected a string, got {other}"
+                )))
             }
-        }
-        Some((Ok::<_, Infallible>(Bytes::from(buf)), rx))
-    });
-    let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp
+            None => return Err(Error::missing_field("model")),
+        };
+        let stream = match obj.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(Error::custom(format_args!(
+                    "field `stream`: expected a boolean, got {other}"
+                )))
+            }
+        };
+        Ok(RequestHead { model, stream })
+    }
 }
 
 /// Collects the stream and answers with the final Response object.
@@ -289,13 +304,14 @@ pub(super) fn failure_response(f: &Failure, model: &str, stream: bool) -> Respon
     });
     let mut events = enc.start();
     events.extend(enc.fail(f));
-    let (tx, rx) = mpsc::channel(events.len().max(1));
-    for e in events {
-        let _ = tx.try_send(e);
-    }
-    drop(tx);
     if stream {
-        sse_response(rx)
+        let mut buf = Vec::new();
+        for ev in &events {
+            sse::write_frame(&mut buf, ev);
+        }
+        let (tx, rx) = mpsc::channel(1);
+        let _ = tx.try_send(Bytes::from(buf));
+        sink::sse_response(rx)
     } else {
         let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
         (status, axum::Json(f.http_body())).into_response()

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::prepare::Prepared;
+use super::sink::Sink;
 use super::AppState;
 use crate::translate::encoder::ResponsesEncoder;
 use crate::translate::sse::SseParser;
@@ -176,18 +176,8 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
-/// Sends events to the client; `false` once it has gone away.
-async fn send_all(tx: &mpsc::Sender<Value>, events: Vec<Value>) -> bool {
-    for ev in events {
-        if tx.send(ev).await.is_err() {
-            return false;
-        }
-    }
-    true
-}
-
 /// Pumps the upstream into the reply channel until a terminal event or the client leaves.
-pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Value>) {
+pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     let Begin {
         prepared,
         mut log,
@@ -195,13 +185,13 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
     } = begin;
     let heartbeat = state.options.heartbeat;
     let mut enc = ResponsesEncoder::new(prepared.encoder.clone());
-    if !send_all(&tx, enc.start()).await {
+    if !tx.send_all(enc.start()).await {
         return;
     }
     let resp = match begin_state {
         BeginState::Ready(r) => r,
         BeginState::Failed(f) => {
-            send_all(&tx, enc.fail(&f)).await;
+            tx.send_all(enc.fail(&f)).await;
             log.finish(Some(f.status), &f);
             return;
         }
@@ -213,18 +203,18 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
                         Ok(r) => http_failure(r, &prepared.who).await,
                         Err(e) => transport_failure(&e, &prepared.who),
                     });
-                    send_all(&tx, enc.fail(&failure)).await;
+                    tx.send_all(enc.fail(&failure)).await;
                     log.finish(None, &failure);
                     return;
                 }
                 _ = tokio::time::sleep(heartbeat) => {
                     if log.started.elapsed() > state.options.upstream_idle {
                         let f = Failure::transient(504, format!("{}: the upstream sent no reply within {}s", prepared.who, state.options.upstream_idle.as_secs()));
-                        send_all(&tx, enc.fail(&f)).await;
+                        tx.send_all(enc.fail(&f)).await;
                         log.finish(None, &f);
                         return;
                     }
-                    if !send_all(&tx, enc.heartbeat().into_iter().collect()).await { return; }
+                    if !tx.send_all(enc.heartbeat().into_iter().collect()).await { return; }
                 }
                 _ = tx.closed() => { tracing::info!(model = %log.slug, "client went away before the upstream answered; cancelled"); return; }
             }
@@ -247,7 +237,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
             tokio::select! {
                 r = &mut text => break r,
                 _ = tokio::time::sleep(heartbeat) => {
-                    if !send_all(&tx, enc.heartbeat().into_iter().collect()).await { return; }
+                    if !tx.send_all(enc.heartbeat().into_iter().collect()).await { return; }
                 }
                 _ = tx.closed() => return,
             }
@@ -259,7 +249,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         };
         log.first_byte.get_or_insert_with(|| log.started.elapsed());
         let (out, failure) = encode(&prepared, &mut enc, events);
-        send_all(&tx, out).await;
+        tx.send_all(out).await;
         log.end(&enc, status, failure);
         return;
     }
@@ -268,6 +258,12 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
     let mut decoder = prepared.decoder();
     let mut last_upstream = Instant::now();
     let mut last_sent = Instant::now();
+    // One timer for the whole stream, re-armed lazily: when it fires early (events went out
+    // since it was set) it moves to the real deadline instead of being replaced on every read.
+    let keep_alive = tokio::time::sleep(heartbeat);
+    tokio::pin!(keep_alive);
+    let gone = tx.closed();
+    tokio::pin!(gone);
     loop {
         let events: Vec<StreamEvent> = tokio::select! {
             chunk = body.next() => match chunk {
@@ -283,17 +279,23 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
                     evs
                 }
             },
-            _ = tokio::time::sleep_until((last_sent + heartbeat).into()) => {
+            _ = &mut keep_alive => {
+                let due = last_sent + heartbeat;
+                if Instant::now() < due {
+                    keep_alive.as_mut().reset(due.into());
+                    continue;
+                }
+                keep_alive.as_mut().reset((Instant::now() + heartbeat).into());
                 if last_upstream.elapsed() > state.options.upstream_idle {
                     let f = Failure::transient(504, format!("{}: the upstream went silent for {}s", prepared.who, state.options.upstream_idle.as_secs()));
                     vec![StreamEvent::Error(f)]
                 } else {
                     last_sent = Instant::now();
-                    if !send_all(&tx, enc.heartbeat().into_iter().collect()).await { return; }
+                    if !tx.send_all(enc.heartbeat().into_iter().collect()).await { return; }
                     continue;
                 }
             }
-            _ = tx.closed() => {
+            _ = &mut gone => {
                 tracing::info!(model = %log.slug, "client went away mid-stream; upstream request cancelled");
                 return;
             }
@@ -301,7 +303,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: mpsc::Sender<Val
         let (out, failure) = encode(&prepared, &mut enc, events);
         if !out.is_empty() {
             last_sent = Instant::now();
-            if !send_all(&tx, out).await {
+            if !tx.send_all(out).await {
                 tracing::info!(model = %log.slug, "client went away mid-stream; upstream request cancelled");
                 return;
             }
