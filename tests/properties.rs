@@ -106,9 +106,14 @@ proptest! {
 
     #[test]
     fn any_request_maps_to_valid_upstream_requests(raw in request()) {
+        // The server reads the body's bytes; native and compact routes read a parsed tree. Both
+        // must see the same request.
+        let from_bytes = serde_json::from_slice::<ResponsesRequest>(&serde_json::to_vec(&raw).unwrap());
         let Ok(req) = serde_json::from_value::<ResponsesRequest>(raw) else {
+            prop_assert!(from_bytes.is_err());
             return Ok(()); // refused with a 400 before any mapping
         };
+        prop_assert_eq!(format!("{:?}", from_bytes.unwrap()), format!("{req:?}"));
         for row in [
             json!({"model": "m", "provider": "openai", "apiKey": "k"}),
             json!({"model": "m", "provider": "openai", "noImageSupport": true, "supportsReasoningEffort": true}),

@@ -8,3 +8,4 @@
 pub mod anthropic;
 pub mod chat;
 pub mod responses;
+mod responses_de;

@@ -1,13 +1,12 @@
 //! The Responses API request, as Codex 0.169 sends it (contract §3).
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// A `POST /v1/responses` body. Fields the shim does not use are kept in `extra`.
 ///
-/// Read from a parsed JSON tree by [`ResponsesRequest::from_raw`], which moves each field out
-/// instead of copying it (this is on every request's path); `Deserialize` goes through it too.
+/// Read straight from the request's bytes (see `responses_de`), or from a parsed tree by
+/// [`ResponsesRequest::from_raw`], which moves each field out instead of copying it.
 #[derive(Debug, Clone)]
 pub struct ResponsesRequest {
     pub model: String,
@@ -27,29 +26,16 @@ pub struct ResponsesRequest {
     pub extra: Map<String, Value>,
 }
 
+/// The two fields a request is routed by, read without keeping the rest of the body.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    pub model: String,
+    pub stream: bool,
+}
+
 /// `input`: a bare string (one user message) or a list of items.
 #[derive(Debug, Clone, Default)]
 pub struct Input(pub Vec<InputItem>);
-
-impl Input {
-    /// Reads `input`; never fails (anything but a string or a list is no input).
-    pub fn from_value(v: Value) -> Self {
-        match v {
-            Value::String(text) => Input(vec![InputItem::Message {
-                role: "user".into(),
-                content: vec![ContentPart::Text(text)],
-            }]),
-            Value::Array(items) => Input(items.into_iter().map(InputItem::from_value).collect()),
-            _ => Input::default(),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Input {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Input::from_value(Value::deserialize(d)?))
-    }
-}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Reasoning {
@@ -123,6 +109,13 @@ pub enum ToolOutput {
     Parts(Vec<ContentPart>),
 }
 
+impl Default for ToolOutput {
+    /// No output at all reads as empty text.
+    fn default() -> Self {
+        ToolOutput::Text(String::new())
+    }
+}
+
 /// A tool Codex declares (contract §3.9).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolSpec {
@@ -153,109 +146,6 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 
 fn text_or_empty(v: &Value, key: &str) -> String {
     str_field(v, key).unwrap_or_default()
-}
-
-impl InputItem {
-    /// Reads one item; never fails (an unreadable item becomes `Other`).
-    pub fn from_value(v: Value) -> Self {
-        let kind = match v.get("type").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            // `{"role": "user", "content": …}` without a type is an "easy" message.
-            None if v.get("role").is_some() => "message".to_string(),
-            None => {
-                return InputItem::Other {
-                    kind: "(untyped)".into(),
-                }
-            }
-        };
-        let call_id = || text_or_empty(&v, "call_id");
-        match kind.as_str() {
-            "message" => InputItem::Message {
-                role: str_field(&v, "role").unwrap_or_else(|| "user".into()),
-                content: parts_of(v.get("content")),
-            },
-            "function_call" => InputItem::FunctionCall {
-                call_id: call_id(),
-                name: text_or_empty(&v, "name"),
-                namespace: str_field(&v, "namespace"),
-                arguments: match v.get("arguments") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Null) | None => String::new(),
-                    Some(other) => other.to_string(),
-                },
-            },
-            "custom_tool_call" => InputItem::CustomToolCall {
-                call_id: call_id(),
-                name: text_or_empty(&v, "name"),
-                namespace: str_field(&v, "namespace"),
-                input: text_or_empty(&v, "input"),
-            },
-            "function_call_output" => InputItem::FunctionCallOutput {
-                call_id: call_id(),
-                output: output_of(v.get("output")),
-            },
-            "custom_tool_call_output" => InputItem::CustomToolCallOutput {
-                call_id: call_id(),
-                output: output_of(v.get("output")),
-            },
-            "reasoning" => InputItem::Reasoning {
-                summary: texts_of(v.get("summary")),
-                content: texts_of(v.get("content")),
-                encrypted_content: str_field(&v, "encrypted_content"),
-            },
-            _ => InputItem::Other { kind },
-        }
-    }
-}
-
-fn texts_of(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(parts)) => parts.iter().filter_map(|p| str_field(p, "text")).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn parts_of(v: Option<&Value>) -> Vec<ContentPart> {
-    match v {
-        Some(Value::String(s)) => vec![ContentPart::Text(s.clone())],
-        Some(Value::Array(parts)) => parts.iter().map(part_of).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn part_of(p: &Value) -> ContentPart {
-    let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
-    match kind {
-        "input_text" | "output_text" | "text" | "summary_text" | "reasoning_text" => {
-            ContentPart::Text(text_or_empty(p, "text"))
-        }
-        "input_image" => {
-            // `image_url` is a string in Responses, an object `{url}` in chat shapes; accept both.
-            let url = match p.get("image_url") {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(obj) => str_field(obj, "url"),
-                None => None,
-            };
-            match url {
-                Some(url) => ContentPart::Image {
-                    url,
-                    detail: str_field(p, "detail"),
-                },
-                None => ContentPart::Other("input_image (file_id)".into()),
-            }
-        }
-        "" => ContentPart::Other("(untyped part)".into()),
-        other => ContentPart::Other(other.to_string()),
-    }
-}
-
-fn output_of(v: Option<&Value>) -> ToolOutput {
-    match v {
-        Some(Value::String(s)) => ToolOutput::Text(s.clone()),
-        Some(Value::Array(_)) => ToolOutput::Parts(parts_of(v)),
-        Some(Value::Null) | None => ToolOutput::Text(String::new()),
-        Some(other) => ToolOutput::Text(other.to_string()),
-    }
 }
 
 impl ToolSpec {
@@ -306,23 +196,10 @@ impl ToolSpec {
 }
 
 /// `tools`, leniently: anything but a list declares no tools.
-fn tools_of(v: Value) -> Vec<ToolSpec> {
+pub(super) fn tools_of(v: Value) -> Vec<ToolSpec> {
     match v {
         Value::Array(tools) => tools.into_iter().map(ToolSpec::from_owned).collect(),
         _ => Vec::new(),
-    }
-}
-
-/// Takes `key` out of `map` as a `T`; absent is `T::default()`, a wrong type an error naming the
-/// field.
-fn take<T: DeserializeOwned + Default>(
-    map: &mut Map<String, Value>,
-    key: &str,
-) -> Result<T, serde_json::Error> {
-    match map.shift_remove(key) {
-        None => Ok(T::default()),
-        Some(v) => serde_json::from_value(v)
-            .map_err(|e| serde::de::Error::custom(format_args!("field `{key}`: {e}"))),
     }
 }
 
@@ -330,48 +207,9 @@ impl ResponsesRequest {
     /// Reads a request out of its parsed JSON, moving (not copying) the conversation and tools.
     /// Fails only on a missing `model` or a known field of the wrong type, naming the field.
     pub fn from_raw(raw: Value) -> Result<Self, serde_json::Error> {
-        let Value::Object(mut map) = raw else {
-            return Err(serde::de::Error::custom(
-                "expected a JSON object with `model` and `input`",
-            ));
-        };
-        let model = match map.shift_remove("model") {
-            Some(Value::String(m)) => m,
-            Some(other) => {
-                return Err(serde::de::Error::custom(format_args!(
-                    "field `model`: expected a string, got {other}"
-                )))
-            }
-            None => return Err(serde::de::Error::missing_field("model")),
-        };
-        Ok(ResponsesRequest {
-            model,
-            stream: take::<Option<bool>>(&mut map, "stream")?.unwrap_or(false),
-            input: map
-                .shift_remove("input")
-                .map(Input::from_value)
-                .unwrap_or_default(),
-            instructions: take(&mut map, "instructions")?,
-            tools: map.shift_remove("tools").map(tools_of).unwrap_or_default(),
-            tool_choice: take(&mut map, "tool_choice")?,
-            parallel_tool_calls: take(&mut map, "parallel_tool_calls")?,
-            reasoning: take(&mut map, "reasoning")?,
-            max_output_tokens: take(&mut map, "max_output_tokens")?,
-            text: take(&mut map, "text")?,
-            temperature: take(&mut map, "temperature")?,
-            top_p: take(&mut map, "top_p")?,
-            extra: map,
-        })
+        ResponsesRequest::deserialize(raw)
     }
-}
 
-impl<'de> Deserialize<'de> for ResponsesRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ResponsesRequest::from_raw(Value::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-impl ResponsesRequest {
     /// The `prompt_cache_key` Codex sends (its thread id), if any.
     pub fn prompt_cache_key(&self) -> Option<&str> {
         self.extra.get("prompt_cache_key").and_then(Value::as_str)
@@ -397,6 +235,118 @@ mod tests {
         assert_eq!(req.prompt_cache_key(), Some("thread-1"));
         let kept: Vec<&str> = req.extra.keys().map(String::as_str).collect();
         assert_eq!(kept, ["prompt_cache_key", "store", "include"]);
+    }
+
+    /// Odd shapes read the same leniently-typed way however the request arrives.
+    #[test]
+    fn odd_items_and_parts_are_read_leniently() {
+        let body = json!({"model": "m", "input": [
+            "not an item",
+            {"role": "user", "content": "plain"},
+            {"type": 5, "role": "assistant", "content": [{"type": "output_text", "text": 7}, "loose", {"text": "untyped"}]},
+            {"type": "message", "content": [{"type": "input_image", "image_url": {"url": "data:x", "detail": "low"}, "detail": "high"},
+                                            {"type": "input_image", "file_id": "f1"}, {"type": "input_audio"}]},
+            {"type": "function_call", "call_id": 9, "name": "f", "arguments": {"a": [1, 2]}},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": null, "namespace": "ns"},
+            {"type": "function_call_output", "call_id": "c", "output": {"ok": true}},
+            {"type": "function_call_output", "call_id": "c", "output": [{"type": "input_text", "text": "t"}, {"type": "input_image", "image_url": "u"}]},
+            {"type": "function_call_output", "call_id": "c", "output": 3.5},
+            {"type": "custom_tool_call_output", "call_id": "c"},
+            {"type": "custom_tool_call", "call_id": "c", "name": "apply_patch", "input": ["x"]},
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "s"}, {"text": 1}, 2], "content": [{"type": "reasoning_text", "text": "r"}], "encrypted_content": "e"},
+            {"type": "reasoning", "summary": "nope"},
+            {"type": "compaction", "encrypted_content": "x"},
+            {"type": null, "content": "no role"}
+        ]});
+        let text = serde_json::to_string(&body).unwrap();
+        let from_bytes: ResponsesRequest = serde_json::from_str(&text).unwrap();
+        let from_tree = ResponsesRequest::from_raw(body).unwrap();
+        let expected = vec![
+            InputItem::Other {
+                kind: "(untyped)".into(),
+            },
+            InputItem::Message {
+                role: "user".into(),
+                content: vec![ContentPart::Text("plain".into())],
+            },
+            InputItem::Message {
+                role: "assistant".into(),
+                content: vec![
+                    ContentPart::Text(String::new()),
+                    ContentPart::Other("(untyped part)".into()),
+                    ContentPart::Other("(untyped part)".into()),
+                ],
+            },
+            InputItem::Message {
+                role: "user".into(),
+                content: vec![
+                    ContentPart::Image {
+                        url: "data:x".into(),
+                        detail: Some("high".into()),
+                    },
+                    ContentPart::Other("input_image (file_id)".into()),
+                    ContentPart::Other("input_audio".into()),
+                ],
+            },
+            InputItem::FunctionCall {
+                call_id: String::new(),
+                name: "f".into(),
+                namespace: None,
+                arguments: r#"{"a":[1,2]}"#.into(),
+            },
+            InputItem::FunctionCall {
+                call_id: "c".into(),
+                name: "f".into(),
+                namespace: Some("ns".into()),
+                arguments: String::new(),
+            },
+            InputItem::FunctionCallOutput {
+                call_id: "c".into(),
+                output: ToolOutput::Text(r#"{"ok":true}"#.into()),
+            },
+            InputItem::FunctionCallOutput {
+                call_id: "c".into(),
+                output: ToolOutput::Parts(vec![
+                    ContentPart::Text("t".into()),
+                    ContentPart::Image {
+                        url: "u".into(),
+                        detail: None,
+                    },
+                ]),
+            },
+            InputItem::FunctionCallOutput {
+                call_id: "c".into(),
+                output: ToolOutput::Text("3.5".into()),
+            },
+            InputItem::CustomToolCallOutput {
+                call_id: "c".into(),
+                output: ToolOutput::Text(String::new()),
+            },
+            InputItem::CustomToolCall {
+                call_id: "c".into(),
+                name: "apply_patch".into(),
+                namespace: None,
+                input: String::new(),
+            },
+            InputItem::Reasoning {
+                summary: vec!["s".into()],
+                content: vec!["r".into()],
+                encrypted_content: Some("e".into()),
+            },
+            InputItem::Reasoning {
+                summary: vec![],
+                content: vec![],
+                encrypted_content: None,
+            },
+            InputItem::Other {
+                kind: "compaction".into(),
+            },
+            InputItem::Other {
+                kind: "(untyped)".into(),
+            },
+        ];
+        assert_eq!(from_bytes.input.0, expected);
+        assert_eq!(from_tree.input.0, expected);
     }
 
     #[test]

@@ -42,6 +42,13 @@ pub(super) struct Prepared {
     secrets: Vec<String>,
 }
 
+/// `request` as JSON, in a buffer of `capacity` bytes to start with.
+fn json_body<T: serde::Serialize>(request: &T, capacity: usize) -> serde_json::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut buf, request)?;
+    Ok(buf)
+}
+
 fn sensitive(value: &str) -> Option<HeaderValue> {
     let mut v = HeaderValue::from_str(value).ok()?;
     v.set_sensitive(true);
@@ -53,7 +60,11 @@ impl Prepared {
         model: &ModelConfig,
         resolved: ResolvedModel,
         req: &ResponsesRequest,
+        body_len: usize,
     ) -> Self {
+        // The upstream request is about the size of Codex's: reserve that once instead of
+        // doubling (and copying) a megabyte-sized buffer its way up.
+        let capacity = body_len + body_len / 8 + 4096;
         let anthropic = model.provider == Provider::Anthropic;
         let url = if anthropic {
             messages_url(&resolved.base_url)
@@ -85,13 +96,13 @@ impl Prepared {
                 headers.extend(sensitive(&value).map(|v| (name, v)));
             }
             let t = anthropic_request::to_anthropic(req, model, &host);
-            (serde_json::to_vec(&t.request), t.tools, t.dropped)
+            (json_body(&t.request, capacity), t.tools, t.dropped)
         } else {
             if let Some(key) = &resolved.api_key {
                 headers.extend(sensitive(&format!("Bearer {key}")).map(|v| (AUTHORIZATION, v)));
             }
             let t = chat_request::to_chat(req, model);
-            (serde_json::to_vec(&t.request), t.tools, t.dropped)
+            (json_body(&t.request, capacity), t.tools, t.dropped)
         };
         // `extraHeaders` come last, so they can override the defaults (e.g. a gateway's own auth).
         for (name, value) in &resolved.extra_headers {

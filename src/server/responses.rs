@@ -22,7 +22,7 @@ use super::sink::{self, Source};
 use super::upstream;
 use super::AppState;
 use crate::chatgpt;
-use crate::protocol::responses::ResponsesRequest;
+use crate::protocol::responses::{RequestHead, ResponsesRequest};
 use crate::settings::WireApi;
 use crate::translate::encoder::{EncoderConfig, ResponsesEncoder};
 use crate::translate::{sse, Failure};
@@ -94,21 +94,19 @@ async fn route(
     body: &[u8],
     endpoint: Endpoint,
 ) -> Response {
-    // One parse into a tree: forwarded as is on native routes, moved into the typed request on
-    // translated ones (never copied: this is the largest cost of a request).
+    // Routing needs two fields (a scan that keeps nothing else). Then a native route forwards the
+    // body as a JSON tree, and a translated one reads it straight into the typed request: parsing
+    // is the largest cost of a request, so each route parses once, into what it uses.
     let invalid = |e: serde_json::Error| {
         error_response(&Failure::invalid(format!(
             "codex-shim: the request body is not a valid Responses request: {e}"
         )))
     };
-    let raw = match serde_json::from_slice::<Value>(body) {
-        Ok(v) => v,
-        Err(e) => return invalid(e),
-    };
-    let req = match RequestHead::of(&raw) {
+    let req = match serde_json::from_slice::<RequestHead>(body) {
         Ok(h) => h,
         Err(e) => return invalid(e),
     };
+    let tree = || serde_json::from_slice::<Value>(body);
     let stream = endpoint == Endpoint::Responses && req.stream;
     if chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled {
         let login = match state.options.chatgpt_login() {
@@ -123,6 +121,10 @@ async fn route(
                 let file = state.options.codex_home.join("auth.json");
                 return error_response(&Failure::invalid(format!("codex-shim: `{}` uses your ChatGPT subscription, but there is no ChatGPT login in {}; {}", req.model, file.display(), chatgpt::LOGIN_HINT)));
             }
+        };
+        let raw = match tree() {
+            Ok(v) => v,
+            Err(e) => return invalid(e),
         };
         let mut call = native::chatgpt_call(
             raw,
@@ -172,6 +174,10 @@ async fn route(
         }
     };
     if model.provider.is_chat() && model.wire_api == WireApi::Responses {
+        let raw = match tree() {
+            Ok(v) => v,
+            Err(e) => return invalid(e),
+        };
         return native::forward(
             state,
             native::byok_call(&model, resolved, raw, endpoint.path(), stream),
@@ -180,20 +186,22 @@ async fn route(
     }
     // Translated routes answer a compact request with a one-off summary from the upstream.
     let req = match endpoint {
-        Endpoint::Responses => match ResponsesRequest::from_raw(raw) {
+        Endpoint::Responses => match serde_json::from_slice::<ResponsesRequest>(body) {
             Ok(r) => r,
             Err(e) => return invalid(e),
         },
-        Endpoint::Compact => match ResponsesRequest::from_raw(summary_request(raw)) {
-            Ok(r) => r,
-            Err(e) => {
-                return error_response(&Failure::invalid(format!(
-                    "codex-shim: the compact request cannot be summarised: {e}"
-                )))
+        Endpoint::Compact => {
+            match tree().and_then(|raw| ResponsesRequest::from_raw(summary_request(raw))) {
+                Ok(r) => r,
+                Err(e) => {
+                    return error_response(&Failure::invalid(format!(
+                        "codex-shim: the compact request cannot be summarised: {e}"
+                    )))
+                }
             }
-        },
+        }
     };
-    let prepared = Prepared::new(&model, resolved, &req);
+    let prepared = Prepared::new(&model, resolved, &req, body.len());
     if !prepared.dropped.is_empty() {
         tracing::info!(model = %model.slug, dropped = ?prepared.dropped, "parts of the request cannot go to this upstream");
     }
@@ -211,43 +219,6 @@ async fn route(
     match source {
         Source::Sse(rx) => sink::sse_response(rx),
         Source::Json(rx) => json_response(rx).await,
-    }
-}
-
-/// What routing needs before the body is translated or forwarded: the model and `stream`.
-struct RequestHead {
-    model: String,
-    stream: bool,
-}
-
-impl RequestHead {
-    /// The same checks (and messages) as [`ResponsesRequest::from_raw`] for these two fields.
-    fn of(raw: &Value) -> Result<Self, serde_json::Error> {
-        use serde::de::Error;
-        let Some(obj) = raw.as_object() else {
-            return Err(Error::custom(
-                "expected a JSON object with `model` and `input`",
-            ));
-        };
-        let model = match obj.get("model") {
-            Some(Value::String(m)) => m.clone(),
-            Some(other) => {
-                return Err(Error::custom(format_args!(
-                    "field `model`: expected a string, got {other}"
-                )))
-            }
-            None => return Err(Error::missing_field("model")),
-        };
-        let stream = match obj.get("stream") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                return Err(Error::custom(format_args!(
-                    "field `stream`: expected a boolean, got {other}"
-                )))
-            }
-        };
-        Ok(RequestHead { model, stream })
     }
 }
 

@@ -229,6 +229,13 @@ fn content_of(parts: Vec<ChatPart>) -> Option<ChatContent> {
     if parts.is_empty() {
         return None;
     }
+    if let [ChatPart::Text { .. }] = parts.as_slice() {
+        // One text part (the usual case): moved, not copied through a join.
+        let Some(ChatPart::Text { text }) = parts.into_iter().next() else {
+            return None;
+        };
+        return Some(ChatContent::Text(text));
+    }
     if parts.iter().all(|p| matches!(p, ChatPart::Text { .. })) {
         let text = parts
             .into_iter()
