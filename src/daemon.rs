@@ -30,6 +30,9 @@ pub struct Health {
     /// Why the settings on disk could not be loaded (the last good ones keep serving).
     #[serde(default)]
     pub settings_error: Option<String>,
+    /// Upstream calls in progress.
+    #[serde(default)]
+    pub in_flight: Option<usize>,
 }
 
 /// `GET /health` on loopback (no proxy), with a short timeout.

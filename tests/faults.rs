@@ -1,6 +1,6 @@
 //! Upstream faults, byte by byte (a raw TCP upstream), each with what Codex sees asserted: the
 //! stream ends with exactly one terminal event (or a clear HTTP error), nothing hangs past its
-//! deadline, and the upstream connection is closed afterwards.
+//! deadline, and the upstream connection is closed afterwards (no upstream call left in flight).
 
 mod common;
 
@@ -39,9 +39,35 @@ async fn send(shim: &Shim) -> (u16, Vec<Value>, String) {
         let text = r.text().await.unwrap();
         (status, parse_sse(&text), text)
     };
-    tokio::time::timeout(DEADLINE, fut)
+    let out = tokio::time::timeout(DEADLINE, fut)
         .await
-        .expect("no hang past the deadline")
+        .expect("no hang past the deadline");
+    settles(shim).await;
+    out
+}
+
+/// Nothing left behind: every upstream call the shim made has ended (its `/health` count of
+/// calls in flight is back to 0) soon after the client has its answer.
+async fn settles(shim: &Shim) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let health: Value = client()
+            .get(shim.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if health["in_flight"] == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an upstream call is still in flight after the fault: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 fn terminal(events: &[Value]) -> &str {
@@ -360,6 +386,7 @@ async fn a_client_that_disconnects_closes_the_upstream_within_100_ms() {
         }
         let took = up.closed_at()[round].saturating_duration_since(dropped);
         worst = worst.max(took);
+        settles(&shim).await;
     }
     eprintln!("faults: upstream closed {worst:?} (worst of 5) after the client went away");
     assert!(worst <= Duration::from_millis(100), "took {worst:?}");

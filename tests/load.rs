@@ -195,6 +195,10 @@ async fn concurrent_streams_for_thirty_seconds_without_errors_or_leaks() {
     // The slack: the pool of idle keep-alive connections to the upstream (kept 90 s by design)
     // holds the most that were ever open at once, which can pass the warm-up's by a few. A leak
     // would grow with the number of requests (tens of thousands here).
+    let idle = eventually(15, || {
+        codex_shim::daemon::health(port).and_then(|h| h.in_flight) == Some(0)
+    })
+    .await;
     let fds_ok = eventually(15, || fds(pid) <= fds0 + CONCURRENCY / 16).await;
     let rss_ok = eventually(15, || rss_kib(pid) <= rss0 + rss0 / 4 + 8 * 1024).await;
     let (fds1, rss1) = (fds(pid), rss_kib(pid));
@@ -215,6 +219,7 @@ async fn concurrent_streams_for_thirty_seconds_without_errors_or_leaks() {
         first_error.lock().unwrap()
     );
     assert!(ok as f64 >= secs, "the load ran: {ok} streams");
+    assert!(idle, "upstream calls still in flight after the load");
     assert!(fds_ok, "open fds came back to {fds0} (now {fds1})");
     assert!(rss_ok, "RSS came back near {rss0} KiB (now {rss1} KiB)");
 }

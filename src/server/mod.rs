@@ -117,6 +117,34 @@ pub struct AppState {
     pub events: Events,
     /// Starts Codex for the UI's launch button.
     pub launcher: Arc<dyn crate::launch::Launcher>,
+    /// Upstream calls in progress, shown in `/health`.
+    pub in_flight: InFlight,
+}
+
+/// A count of upstream calls in progress (translated or native, from the request to the end of
+/// its stream). Once every client is done it is 0 again: the fault and load tests hold the
+/// server to that, so a stuck pump or a held upstream connection shows up.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+/// One call's share of [`InFlight`], released when dropped (on every way a call can end).
+pub struct InFlightGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlightGuard(self.0.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl AppState {
@@ -137,6 +165,7 @@ impl AppState {
             options,
             events: Events::default(),
             launcher: Arc::new(crate::launch::SystemLauncher),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -223,6 +252,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "settings_error": state.settings_error(),
         "pid": std::process::id(),
         "port": state.options.port,
+        "in_flight": state.in_flight.count(),
     }))
 }
 

@@ -208,6 +208,7 @@ impl NativeCall {
 
 /// Sends the call and streams the reply back.
 pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response {
+    let busy = state.in_flight.enter();
     let started = Instant::now();
     let route = if call.chatgpt { "chatgpt" } else { "responses" };
     let sent = state
@@ -344,6 +345,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         usage: None,
         first_byte: None,
         events: state.events.clone(),
+        _busy: busy,
     };
     let body = futures_util::stream::unfold(
         (upstream, state0, false),
@@ -386,6 +388,8 @@ struct Sniffer {
     usage: Option<Value>,
     first_byte: Option<std::time::Duration>,
     events: super::Events,
+    /// Held until the body stream is dropped (finished, or the client went away).
+    _busy: super::InFlightGuard,
 }
 
 impl Sniffer {

@@ -78,6 +78,8 @@ pub(super) enum BeginState {
 
 /// The outcome of starting the upstream call.
 pub(super) struct Begin {
+    /// Counted in `/health` until the pump ends (or this is dropped unused).
+    _busy: super::InFlightGuard,
     prepared: Prepared,
     pub(super) log: RequestLog,
     pub(super) state: BeginState,
@@ -85,6 +87,7 @@ pub(super) struct Begin {
 
 /// Sends the request and waits up to `header_wait` for the upstream's status.
 pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> Begin {
+    let busy = state.in_flight.enter();
     let log = RequestLog {
         slug: slug.to_string(),
         route: prepared.route_name(),
@@ -109,6 +112,7 @@ pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> B
         Err(_) => BeginState::Pending(fut),
     };
     Begin {
+        _busy: busy,
         prepared,
         log,
         state: begin_state,
@@ -179,6 +183,7 @@ impl std::fmt::Display for ErrorChain<'_> {
 /// Pumps the upstream into the reply channel until a terminal event or the client leaves.
 pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     let Begin {
+        _busy,
         prepared,
         mut log,
         state: begin_state,

@@ -12,16 +12,21 @@
 //!                                                   BENCH_LEVELS=1,64 to run only some levels,
 //!                                                   BENCH_EVENT_DELAY_MS=5 for a model's pace)
 //!
+//! With LiteLLM installed (`pip install 'litellm[proxy]'`, its `litellm` on PATH or named by
+//! BENCH_LITELLM), its `/v1/responses` bridge to the same upstream is measured in the same run.
+//!
 //! Prints a table and writes target/bench/streaming.json. This is a benchmark, not a test: the
 //! targets are printed next to the numbers, never asserted.
 
-use std::convert::Infallible;
+mod litellm;
+mod upstream;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::routing::post;
+use axum::body::Bytes;
 use serde_json::{json, Value};
+use upstream::{anthropic_events, chat_events, event_delay, start_upstream};
 
 use codex_shim::protocol::responses::ResponsesRequest;
 use codex_shim::settings::Settings;
@@ -34,102 +39,6 @@ fn env_num(name: &str, default: f64) -> f64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-// ---- the fake upstream ----
-
-fn chat_events(n: usize, size: usize) -> Vec<Bytes> {
-    let word = "x".repeat(size);
-    let mut out: Vec<Bytes> = (0..n)
-        .map(|_| {
-            let c = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]});
-            Bytes::from(format!("data: {c}\n\n"))
-        })
-        .collect();
-    out.push(Bytes::from(format!(
-        "data: {}\n\n",
-        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": 1000, "completion_tokens": n, "total_tokens": 1000 + n}})
-    )));
-    out.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    out
-}
-
-fn anthropic_events(n: usize, size: usize) -> Vec<Bytes> {
-    let word = "x".repeat(size);
-    let ev = |name: &str, data: Value| Bytes::from(format!("event: {name}\ndata: {data}\n\n"));
-    let mut out = vec![
-        ev(
-            "message_start",
-            json!({"type": "message_start", "message": {"id": "msg", "type": "message", "role": "assistant", "model": "m", "content": [], "usage": {"input_tokens": 1000, "output_tokens": 1}}}),
-        ),
-        ev(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-    ];
-    for _ in 0..n {
-        out.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}})));
-    }
-    out.push(ev(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
-    ));
-    out.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": n}})));
-    out.push(ev("message_stop", json!({"type": "message_stop"})));
-    out
-}
-
-/// Pause between events (BENCH_EVENT_DELAY_MS; 0 = none, the default): a model's token pace.
-fn event_delay() -> Duration {
-    Duration::from_secs_f64(env_num("BENCH_EVENT_DELAY_MS", 0.0) / 1000.0)
-}
-
-fn sse(events: Arc<Vec<Bytes>>) -> axum::response::Response {
-    let delay = event_delay();
-    let stream = futures_util::stream::unfold(0usize, move |i| {
-        let events = events.clone();
-        async move {
-            let ev = events.get(i)?.clone();
-            if i > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Some((Ok::<_, Infallible>(ev), i + 1))
-        }
-    });
-    let mut r = axum::response::Response::new(Body::from_stream(stream));
-    r.headers_mut()
-        .insert("content-type", "text/event-stream".parse().unwrap());
-    r
-}
-
-async fn start_upstream(chat: Arc<Vec<Bytes>>, anthropic: Arc<Vec<Bytes>>) -> std::net::SocketAddr {
-    let app = axum::Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(move |_b: Bytes| {
-                let c = chat.clone();
-                async move { sse(c) }
-            }),
-        )
-        .route(
-            "/v1/messages",
-            post(move |_b: Bytes| {
-                let a = anthropic.clone();
-                async move { sse(a) }
-            }),
-        )
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024));
-    use axum::serve::ListenerExt;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    // Like any real API server: no Nagle delay on small writes.
-    let l = l.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    addr
 }
 
 // ---- requests ----
@@ -189,6 +98,8 @@ async fn run_level(
     conc: usize,
     secs: f64,
 ) -> Level {
+    // A Responses stream counts only if it completed (a proxy could answer 200 and then fail).
+    let must_complete = url.ends_with("/v1/responses");
     let end = Instant::now() + Duration::from_secs_f64(secs);
     let t0 = Instant::now();
     let mut tasks = Vec::new();
@@ -210,10 +121,14 @@ async fn run_level(
                 };
                 let mut first = None;
                 let mut ok = r.status().is_success();
+                let mut last_two: [Bytes; 2] = Default::default();
                 loop {
                     match r.chunk().await {
-                        Ok(Some(_)) => {
+                        Ok(Some(chunk)) => {
                             first.get_or_insert_with(|| s.elapsed().as_secs_f64() * 1000.0);
+                            if must_complete {
+                                last_two = [std::mem::take(&mut last_two[1]), chunk];
+                            }
                         }
                         Ok(None) => break,
                         Err(_) => {
@@ -221,6 +136,11 @@ async fn run_level(
                             break;
                         }
                     }
+                }
+                if must_complete {
+                    let tail = [&last_two[0][..], &last_two[1][..]].concat();
+                    let completed = b"response.completed";
+                    ok &= tail.windows(completed.len()).any(|w| w == completed);
                 }
                 if ok {
                     l.ttfb.push(first.unwrap_or(f64::NAN));
@@ -437,6 +357,16 @@ async fn main() {
         Bytes::from(serde_json::to_vec(&v).unwrap())
     };
     let shim_url = format!("http://127.0.0.1:{port}/v1/responses");
+    let proxy = match litellm::find() {
+        Some(bin) => match litellm::LiteLlm::start(&bin, upstream).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                println!("LiteLLM comparison skipped: {e}");
+                None
+            }
+        },
+        None => None,
+    };
     let cases = [
         (
             "chat",
@@ -469,7 +399,7 @@ async fn main() {
             .unwrap_or(0),
         uname()
     );
-    println!("| route | conc | path | TTFB p50 | TTFB p99 | total p50 | total p99 | streams/s | events/s | shim CPU/req |");
+    println!("| route | conc | path | TTFB p50 | TTFB p99 | total p50 | total p99 | streams/s | events/s | proxy CPU/req |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for (route, slug, direct_url, req) in cases {
         let only: Vec<usize> = std::env::var("BENCH_LEVELS")
@@ -485,15 +415,28 @@ async fn main() {
             .filter(|c| only.is_empty() || only.contains(c))
         {
             let body = body_for(req, slug);
-            // Warm both paths' connection pools at this concurrency.
-            run_level(&client, direct_url.as_str(), &body, conc, 0.3).await;
-            run_level(&client, &shim_url, &body, conc, 0.3).await;
-            let mut d = run_level(&client, direct_url.as_str(), &body, conc, secs).await;
-            let cpu0 = cpu_secs(pid);
-            let mut s = run_level(&client, &shim_url, &body, conc, secs).await;
-            let cpu = (cpu_secs(pid) - cpu0) * 1000.0 / s.total.len().max(1) as f64;
+            // The paths measured in this cell, each with the process whose CPU time is counted.
+            let mut paths: Vec<(&str, String, Option<u32>)> = vec![
+                ("direct", direct_url.clone(), None),
+                ("shim", shim_url.clone(), Some(pid)),
+            ];
+            if let Some(l) = proxy.as_ref().filter(|_| !route.contains("1.5 MB")) {
+                paths.push(("litellm", l.url(), Some(l.pid())));
+            }
+            // Warm every path's connection pool at this concurrency.
+            for (_, url, _) in &paths {
+                run_level(&client, url, &body, conc, 0.3).await;
+            }
             let mut row = json!({"route": route, "concurrency": conc});
-            for (name, l) in [("direct", &mut d), ("shim", &mut s)] {
+            let mut cpu = 0.0;
+            for (name, url, proc_pid) in &paths {
+                let cpu0 = proc_pid.map(cpu_secs).unwrap_or(0.0);
+                let mut l = run_level(&client, url, &body, conc, secs).await;
+                let per_req =
+                    proc_pid.map(|p| (cpu_secs(p) - cpu0) * 1000.0 / l.total.len().max(1) as f64);
+                if *name == "shim" {
+                    cpu = per_req.unwrap_or(0.0);
+                }
                 let rps = l.total.len() as f64 / l.wall;
                 let (t50, t99, d50, d99) = (
                     pct(&mut l.ttfb, 0.5),
@@ -501,14 +444,10 @@ async fn main() {
                     pct(&mut l.total, 0.5),
                     pct(&mut l.total, 0.99),
                 );
-                let cpu_cell = if name == "shim" {
-                    format!("{cpu:.3} ms")
-                } else {
-                    "".into()
-                };
+                let cpu_cell = per_req.map(|c| format!("{c:.3} ms")).unwrap_or_default();
                 println!("| {route} | {conc} | {name} | {t50:.3} ms | {t99:.3} ms | {d50:.3} ms | {d99:.3} ms | {rps:.0} | {:.0} | {cpu_cell} |", rps * n_events as f64);
-                row[name] = json!({"ttfb_p50_ms": t50, "ttfb_p99_ms": t99, "total_p50_ms": d50, "total_p99_ms": d99, "streams_per_s": rps,
-                                   "events_per_s": rps * n_events as f64, "errors": l.errors, "streams": l.total.len()});
+                row[*name] = json!({"ttfb_p50_ms": t50, "ttfb_p99_ms": t99, "total_p50_ms": d50, "total_p99_ms": d99, "streams_per_s": rps,
+                                   "events_per_s": rps * n_events as f64, "errors": l.errors, "streams": l.total.len(), "cpu_ms_per_request": per_req});
             }
             row["shim_cpu_ms_per_request"] = json!(cpu);
             row["added_ttfb_p50_ms"] = json!(
@@ -529,6 +468,10 @@ async fn main() {
     let peak_rss = status_kib(pid, "VmHWM:") / 1024.0;
     let _ = shim.kill();
     let _ = shim.wait();
+    let litellm_rss = proxy
+        .as_ref()
+        .map(|l| status_kib(l.pid(), "VmHWM:") / 1024.0);
+    drop(proxy);
 
     println!(
         "\n| route | conc | added TTFB p50 | added TTFB p99 | throughput shim/direct | errors |"
@@ -546,6 +489,27 @@ async fn main() {
         );
     }
     println!("\nshim RSS: {idle_rss:.1} MiB idle, {peak_rss:.1} MiB peak");
+    if rows.iter().any(|r| r.get("litellm").is_some()) {
+        println!("\n| route | conc | LiteLLM TTFB p50 | streams/s direct / shim / LiteLLM | shim ÷ LiteLLM | LiteLLM errors |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for r in rows.iter().filter(|r| r.get("litellm").is_some()) {
+            let sps = |p: &str| r[p]["streams_per_s"].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "| {} | {} | {:.3} ms | {:.0} / {:.0} / {:.0} | {:.1}× | {} |",
+                r["route"].as_str().unwrap(),
+                r["concurrency"],
+                r["litellm"]["ttfb_p50_ms"].as_f64().unwrap_or(f64::NAN),
+                sps("direct"),
+                sps("shim"),
+                sps("litellm"),
+                sps("shim") / sps("litellm"),
+                r["litellm"]["errors"]
+            );
+        }
+        if let Some(rss) = litellm_rss {
+            println!("\nLiteLLM RSS: {rss:.1} MiB peak");
+        }
+    }
 
     let costs = translation_costs(&large);
     println!("\n| translation alone (median of 21) | time |\n|---|---:|");
@@ -601,7 +565,7 @@ async fn main() {
     let out = json!({
         "date": chrono_like_now(), "machine": uname(), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "events_per_stream": n_events, "event_bytes": size, "seconds_per_cell": secs,
-        "rows": rows, "rss_idle_mib": idle_rss, "rss_peak_mib": peak_rss,
+        "rows": rows, "rss_idle_mib": idle_rss, "rss_peak_mib": peak_rss, "litellm_rss_peak_mib": litellm_rss,
         "translation_ms": costs.iter().map(|(n, ms)| json!({"what": n, "ms": ms})).collect::<Vec<_>>(),
         "targets": targets.iter().map(|(n, met, v)| json!({"target": n, "value": v, "met": met})).collect::<Vec<_>>(),
     });

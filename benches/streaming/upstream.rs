@@ -1,0 +1,109 @@
+//! The benchmark's fake upstream: chat-completions and Anthropic SSE from prepared bytes, as fast
+//! as loopback allows (or paced by `BENCH_EVENT_DELAY_MS`, like a model).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::routing::post;
+use serde_json::{json, Value};
+
+use crate::env_num;
+
+pub fn chat_events(n: usize, size: usize) -> Vec<Bytes> {
+    let word = "x".repeat(size);
+    let mut out: Vec<Bytes> = (0..n)
+        .map(|_| {
+            let c = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]});
+            Bytes::from(format!("data: {c}\n\n"))
+        })
+        .collect();
+    out.push(Bytes::from(format!(
+        "data: {}\n\n",
+        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1000, "completion_tokens": n, "total_tokens": 1000 + n}})
+    )));
+    out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    out
+}
+
+pub fn anthropic_events(n: usize, size: usize) -> Vec<Bytes> {
+    let word = "x".repeat(size);
+    let ev = |name: &str, data: Value| Bytes::from(format!("event: {name}\ndata: {data}\n\n"));
+    let mut out = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg", "type": "message", "role": "assistant", "model": "m", "content": [], "usage": {"input_tokens": 1000, "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    for _ in 0..n {
+        out.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}})));
+    }
+    out.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    out.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": n}})));
+    out.push(ev("message_stop", json!({"type": "message_stop"})));
+    out
+}
+
+/// Pause between events (BENCH_EVENT_DELAY_MS; 0 = none, the default): a model's token pace.
+pub fn event_delay() -> Duration {
+    Duration::from_secs_f64(env_num("BENCH_EVENT_DELAY_MS", 0.0) / 1000.0)
+}
+
+fn sse(events: Arc<Vec<Bytes>>) -> axum::response::Response {
+    let delay = event_delay();
+    let stream = futures_util::stream::unfold(0usize, move |i| {
+        let events = events.clone();
+        async move {
+            let ev = events.get(i)?.clone();
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Some((Ok::<_, Infallible>(ev), i + 1))
+        }
+    });
+    let mut r = axum::response::Response::new(Body::from_stream(stream));
+    r.headers_mut()
+        .insert("content-type", "text/event-stream".parse().unwrap());
+    r
+}
+
+pub async fn start_upstream(
+    chat: Arc<Vec<Bytes>>,
+    anthropic: Arc<Vec<Bytes>>,
+) -> std::net::SocketAddr {
+    let app = axum::Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(move |_b: Bytes| {
+                let c = chat.clone();
+                async move { sse(c) }
+            }),
+        )
+        .route(
+            "/v1/messages",
+            post(move |_b: Bytes| {
+                let a = anthropic.clone();
+                async move { sse(a) }
+            }),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024));
+    use axum::serve::ListenerExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    // Like any real API server: no Nagle delay on small writes.
+    let l = l.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
