@@ -21,6 +21,9 @@ pub fn find() -> Option<PathBuf> {
     }
 }
 
+/// The proxy's admin key, for this loopback run only.
+pub const MASTER_KEY: &str = "sk-codex-shim-bench";
+
 /// A running LiteLLM proxy with the two bench models, stopped on drop.
 pub struct LiteLlm {
     child: Child,
@@ -72,6 +75,8 @@ litellm_settings:
             .args(["--num_workers", "1"])
             // No network: the model price list ships with the package.
             .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            // It refuses to start without a master key; requests then carry it.
+            .env("LITELLM_MASTER_KEY", MASTER_KEY)
             .env("LITELLM_LOG", "ERROR")
             .env("HOME", dir.path())
             .stdout(Stdio::null())
