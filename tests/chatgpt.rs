@@ -56,14 +56,7 @@ async fn post(shim: &Shim, body: &Value) -> reqwest::Response {
 }
 
 async fn models(shim: &Shim) -> Vec<String> {
-    let v: Value = client()
-        .get(shim.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = shim.get_json("/v1/models").await;
     v["models"]
         .as_array()
         .unwrap()

@@ -51,14 +51,7 @@ async fn send(shim: &Shim) -> (u16, Vec<Value>, String) {
 async fn settles(shim: &Shim) {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let health: Value = client()
-            .get(shim.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = shim.get_json("/health").await;
         if health["in_flight"] == 0 {
             return;
         }

@@ -446,15 +446,7 @@ async fn guards_refuse_foreign_hosts_and_non_json_posts() {
 #[tokio::test]
 async fn models_and_health_describe_the_catalog_without_secrets() {
     let (_up, shim) = setup().await;
-    let c = client();
-    let models: Value = c
-        .get(shim.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = shim.get_json("/v1/models").await;
     assert_eq!(models["models"][0]["slug"], "m");
     assert_eq!(models["data"][0]["id"], "m");
     assert_eq!(models["object"], "list");
@@ -463,17 +455,14 @@ async fn models_and_health_describe_the_catalog_without_secrets() {
         !text.contains("sk-test-secret-123") && !text.contains("127.0.0.1:"),
         "no key or upstream URL in the catalog"
     );
-    let health: Value = c
-        .get(shim.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = shim.get_json("/health").await;
     assert_eq!(
-        (health["status"].as_str(), health["models"].as_u64()),
-        (Some("ok"), Some(1))
+        (
+            health["status"].as_str(),
+            health["models"].as_u64(),
+            health["in_flight"].as_u64()
+        ),
+        (Some("ok"), Some(1), Some(0))
     );
     assert_eq!(health["version"], codex_shim::VERSION);
 }

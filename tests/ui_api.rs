@@ -228,14 +228,7 @@ async fn models_are_added_edited_and_removed_in_the_settings_file() {
     assert_eq!(gamma["key_name"], "GAMMA_KEY");
     assert_eq!(gamma["editable"], true);
     assert_eq!(gamma["context_window"], 64000);
-    let catalog: Value = client()
-        .get(shim.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog = shim.get_json("/v1/models").await;
     assert!(catalog.to_string().contains("\"gamma\""), "{catalog}");
     // The old file was backed up first.
     let backups: Vec<_> = std::fs::read_dir(shim.state_dir().join("backups"))

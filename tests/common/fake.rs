@@ -386,6 +386,19 @@ impl Shim {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `GET path` as JSON (`/health`, `/v1/models` …).
+    #[allow(dead_code)]
+    pub async fn get_json(&self, path: &str) -> Value {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Starts the shim so it reloads its settings file and rewrites `catalog.json` on changes.
     pub async fn start_reloading(settings: Value) -> Self {
         let dir = tempfile::tempdir().unwrap();
