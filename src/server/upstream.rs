@@ -11,7 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
@@ -180,6 +181,10 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// Upstream chunks already at hand that join one batch for the client, at most (a fast upstream
+/// must not keep a batch, and the client's first bytes, waiting).
+const MAX_CHUNKS_PER_BATCH: usize = 256;
+
 /// Pumps the upstream into the reply channel until a terminal event or the client leaves.
 pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     let Begin {
@@ -258,9 +263,24 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
         log.end(&enc, status, failure);
         return;
     }
-    let mut body = resp.bytes_stream();
+    let mut body = resp.bytes_stream().fuse();
     let mut parser = SseParser::new();
     let mut decoder = prepared.decoder();
+    // One item of the upstream body (a chunk, an error, or its end) into decoded events.
+    let mut take = |item: Option<reqwest::Result<Bytes>>, out: &mut Vec<StreamEvent>| match item {
+        Some(Ok(bytes)) => {
+            for ev in parser.feed(&bytes) {
+                out.extend(decoder.event(ev.event.as_deref(), &ev.data));
+            }
+        }
+        Some(Err(e)) => out.extend(decoder.transport_error(&ErrorChain(&e).to_string())),
+        None => {
+            for ev in parser.finish() {
+                out.extend(decoder.event(ev.event.as_deref(), &ev.data));
+            }
+            out.extend(decoder.end_of_stream());
+        }
+    };
     let mut last_upstream = Instant::now();
     let mut last_sent = Instant::now();
     // One timer for the whole stream, re-armed lazily: when it fires early (events went out
@@ -271,18 +291,37 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     tokio::pin!(gone);
     loop {
         let events: Vec<StreamEvent> = tokio::select! {
-            chunk = body.next() => match chunk {
-                Some(Ok(bytes)) => {
+            item = body.next() => {
+                if matches!(item, Some(Ok(_))) {
                     log.first_byte.get_or_insert_with(|| log.started.elapsed());
                     last_upstream = Instant::now();
-                    parser.feed(&bytes).into_iter().flat_map(|ev| decoder.event(ev.event.as_deref(), &ev.data)).collect()
                 }
-                Some(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
-                None => {
-                    let mut evs: Vec<StreamEvent> = parser.finish().into_iter().flat_map(|ev| decoder.event(ev.event.as_deref(), &ev.data)).collect();
-                    evs.extend(decoder.end_of_stream());
-                    evs
+                let mut evs = Vec::new();
+                let mut ended = item.as_ref().is_none_or(|i| i.is_err());
+                take(item, &mut evs);
+                // Chunks that arrived in the same read join this batch, so the client gets them in
+                // one write instead of one each. The HTTP client hands over a chunked body one
+                // chunk per poll of its connection task, so an empty poll gets one yield (letting
+                // that task decode the next chunk) before the batch is closed.
+                let mut yielded = false;
+                for _ in 0..MAX_CHUNKS_PER_BATCH {
+                    if ended {
+                        break;
+                    }
+                    match body.next().now_or_never() {
+                        Some(item) => {
+                            yielded = false;
+                            ended = item.as_ref().is_none_or(|i| i.is_err());
+                            take(item, &mut evs);
+                        }
+                        None if !yielded => {
+                            yielded = true;
+                            tokio::task::yield_now().await;
+                        }
+                        None => break,
+                    }
                 }
+                evs
             },
             _ = &mut keep_alive => {
                 let due = last_sent + heartbeat;
