@@ -217,7 +217,7 @@ async fn route(
     let (sink, source) = sink::channel(stream);
     tokio::spawn(upstream::run(state.clone(), started, sink));
     match source {
-        Source::Sse(rx) => sink::sse_response(rx),
+        Source::Sse(rx) => sink::sse_response(rx).await,
         Source::Json(rx) => json_response(rx).await,
     }
 }
@@ -280,9 +280,7 @@ pub(super) fn failure_response(f: &Failure, model: &str, stream: bool) -> Respon
         for ev in &events {
             sse::write_frame(&mut buf, ev);
         }
-        let (tx, rx) = mpsc::channel(1);
-        let _ = tx.try_send(Bytes::from(buf));
-        sink::sse_response(rx)
+        sink::sse_complete(Bytes::from(buf))
     } else {
         let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
         (status, axum::Json(f.http_body())).into_response()

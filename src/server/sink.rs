@@ -80,10 +80,15 @@ impl Sink {
     }
 }
 
-/// The `text/event-stream` response that drains `rx`.
-pub(super) fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let first = rx.recv().await?;
+/// The `text/event-stream` response that drains `rx`, once its first batch is there: the status
+/// line and headers then go out in the same write as the first events.
+pub(super) async fn sse_response(mut rx: mpsc::Receiver<Bytes>) -> Response {
+    let ready = rx.recv().await;
+    let stream = futures_util::stream::unfold((rx, ready), |(mut rx, ready)| async move {
+        let first = match ready {
+            Some(first) => first,
+            None => rx.recv().await?,
+        };
         let chunk = match rx.try_recv() {
             Err(_) => first,
             Ok(next) => {
@@ -99,9 +104,18 @@ pub(super) fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response {
                 buf.freeze()
             }
         };
-        Some((Ok::<_, Infallible>(chunk), rx))
+        Some((Ok::<_, Infallible>(chunk), (rx, None)))
     });
-    let mut resp = Response::new(Body::from_stream(stream));
+    event_stream(Body::from_stream(stream))
+}
+
+/// A complete event stream known up front (a failure before any upstream byte).
+pub(super) fn sse_complete(events: Bytes) -> Response {
+    event_stream(Body::from(events))
+}
+
+fn event_stream(body: Body) -> Response {
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
