@@ -347,26 +347,40 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         events: state.events.clone(),
         _busy: busy,
     };
+    // State: the upstream, the sniffer, whether the stream is over, and an end or error that
+    // turned up while batching (handled on the next turn).
     let body = futures_util::stream::unfold(
-        (upstream, state0, false),
-        |(mut up, mut sn, done)| async move {
+        (upstream, state0, false, None),
+        |(mut up, mut sn, done, pending)| async move {
             if done {
                 return None;
             }
-            match up.next().await {
+            let item = match pending {
+                Some(item) => item,
+                None => up.next().await,
+            };
+            match item {
                 Some(Ok(bytes)) => {
-                    let out = sn.pass(bytes);
-                    Some((Ok::<_, std::io::Error>(out), (up, sn, false)))
+                    let mut parts = vec![sn.pass(bytes)];
+                    // What came in the same read goes out in one write.
+                    let next = super::sink::drain_ready(&mut up, |b| parts.push(sn.pass(b))).await;
+                    let out = if parts.len() == 1 {
+                        parts.pop().unwrap_or_default()
+                    } else {
+                        Bytes::from(parts.concat())
+                    };
+                    Some((Ok::<_, std::io::Error>(out), (up, sn, false, next)))
                 }
                 Some(Err(e)) => {
                     sn.outcome.get_or_insert_with(|| "cut".into());
                     sn.log();
-                    Some((Err(std::io::Error::other(e.without_url())), (up, sn, true)))
+                    let e = std::io::Error::other(e.without_url());
+                    Some((Err(e), (up, sn, true, None)))
                 }
                 None => {
                     let tail = sn.finish();
                     sn.log();
-                    Some((Ok(tail), (up, sn, true)))
+                    Some((Ok(tail), (up, sn, true, None)))
                 }
             }
         },

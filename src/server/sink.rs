@@ -27,6 +27,41 @@ const QUEUED_BATCHES: usize = 16;
 /// TCP segment) instead of one each. Nothing waits for company: only what is already queued joins.
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// Upstream chunks already at hand that join one batch for the client, at most (a fast upstream
+/// must not keep a batch, and the client's first bytes, waiting).
+const MAX_CHUNKS_PER_BATCH: usize = 256;
+
+/// After a chunk has arrived, takes the chunks `upstream` already has ready, so that what came in
+/// one read goes to the client in one write instead of one write per chunk. An HTTP client hands
+/// over a chunked body one chunk per poll of its connection task, so an empty poll gets one yield
+/// (letting that task decode the next chunk) before the batch is closed. `each` gets every chunk;
+/// an end or an error that turns up is returned, for the caller to handle next.
+pub(super) async fn drain_ready<S, E>(
+    upstream: &mut S,
+    mut each: impl FnMut(Bytes),
+) -> Option<Option<Result<Bytes, E>>>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    use futures_util::{FutureExt, StreamExt};
+    let mut yielded = false;
+    for _ in 0..MAX_CHUNKS_PER_BATCH {
+        match upstream.next().now_or_never() {
+            Some(Some(Ok(chunk))) => {
+                yielded = false;
+                each(chunk);
+            }
+            Some(end_or_error) => return Some(end_or_error),
+            None if !yielded => {
+                yielded = true;
+                tokio::task::yield_now().await;
+            }
+            None => break,
+        }
+    }
+    None
+}
+
 /// The pump's end of the channel.
 pub(super) enum Sink {
     Sse(mpsc::Sender<Bytes>),

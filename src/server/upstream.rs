@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
 use super::prepare::Prepared;
-use super::sink::Sink;
+use super::sink::{drain_ready, Sink};
 use super::AppState;
 use crate::translate::encoder::ResponsesEncoder;
 use crate::translate::sse::SseParser;
@@ -181,10 +181,6 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
-/// Upstream chunks already at hand that join one batch for the client, at most (a fast upstream
-/// must not keep a batch, and the client's first bytes, waiting).
-const MAX_CHUNKS_PER_BATCH: usize = 256;
-
 /// Pumps the upstream into the reply channel until a terminal event or the client leaves.
 pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     let Begin {
@@ -297,28 +293,13 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
                     last_upstream = Instant::now();
                 }
                 let mut evs = Vec::new();
-                let mut ended = item.as_ref().is_none_or(|i| i.is_err());
+                let more = matches!(item, Some(Ok(_)));
                 take(item, &mut evs);
-                // Chunks that arrived in the same read join this batch, so the client gets them in
-                // one write instead of one each. The HTTP client hands over a chunked body one
-                // chunk per poll of its connection task, so an empty poll gets one yield (letting
-                // that task decode the next chunk) before the batch is closed.
-                let mut yielded = false;
-                for _ in 0..MAX_CHUNKS_PER_BATCH {
-                    if ended {
-                        break;
-                    }
-                    match body.next().now_or_never() {
-                        Some(item) => {
-                            yielded = false;
-                            ended = item.as_ref().is_none_or(|i| i.is_err());
-                            take(item, &mut evs);
-                        }
-                        None if !yielded => {
-                            yielded = true;
-                            tokio::task::yield_now().await;
-                        }
-                        None => break,
+                if more {
+                    // What came in the same read goes out in one write (see `drain_ready`).
+                    let end = drain_ready(&mut body, |chunk| take(Some(Ok(chunk)), &mut evs)).await;
+                    if let Some(end) = end {
+                        take(end, &mut evs);
                     }
                 }
                 evs
