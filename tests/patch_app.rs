@@ -350,3 +350,77 @@ fn re_signing_runs_codesign_and_a_failure_rolls_back() {
         }
     }
 }
+
+/// Quitting Codex can install a pending update. The patch then works on what is on disk after the
+/// quit: when that is not what was checked, nothing is backed up or written.
+#[test]
+fn an_update_installed_while_codex_quits_is_noticed_and_nothing_is_written() {
+    use codex_shim::desktop::{Platform, Runner};
+    use codex_shim::patch::{apply, Bundle, Options};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Codex is running until asked to quit; quitting installs an update.
+    struct UpdatesOnQuit {
+        running: AtomicBool,
+        app: PathBuf,
+    }
+    impl Runner for UpdatesOnQuit {
+        fn run(&self, program: &str, _: &[&str]) -> std::io::Result<(i32, String)> {
+            match program {
+                "pgrep" => Ok((
+                    if self.running.load(Ordering::SeqCst) {
+                        0
+                    } else {
+                        1
+                    },
+                    String::new(),
+                )),
+                "osascript" => {
+                    let mut newer = normal_scripts();
+                    newer.push(("new-feature-Gh4.js", "var y=2;".into()));
+                    make_app(&self.app, "26.601.10000", &newer);
+                    self.running.store(false, Ordering::SeqCst);
+                    Ok((0, String::new()))
+                }
+                _ => Ok((0, String::new())),
+            }
+        }
+        fn spawn(&self, _: &str, _: &[&str], _: &[(String, String)]) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let fx = Fx::new(&normal_scripts());
+    let runner = UpdatesOnQuit {
+        running: AtomicBool::new(true),
+        app: fx.app(),
+    };
+    let opts = Options {
+        dry_run: false,
+        quit_running: true,
+        platform: Platform::Other,
+    };
+    let state = fx.dir.path().join("state");
+    let r = apply(&Bundle::new(fx.app()), &state, &runner, opts);
+    assert!(!r.ok && !r.changed, "{r:?}");
+    let last = r.steps.last().unwrap();
+    assert!(
+        last.step == "check"
+            && last.detail.contains("changed on disk")
+            && last.detail.contains("26.601.10000"),
+        "{r:?}"
+    );
+    assert!(
+        r.steps.iter().any(|s| s.step == "running" && s.ok),
+        "it was quit first: {r:?}"
+    );
+    // The updated app is left exactly as the update wrote it, and no backup was taken of it.
+    let updated = tempfile::tempdir().unwrap();
+    let mut newer = normal_scripts();
+    newer.push(("new-feature-Gh4.js", "var y=2;".into()));
+    make_app(&updated.path().join("Codex.app"), "26.601.10000", &newer);
+    let expected = Fx { dir: updated }.files();
+    assert_eq!(fx.files(), expected);
+    assert!(!state.join("desktop-backups").exists(), "nothing backed up");
+    // Patching again works on the new version.
+    let r = apply(&Bundle::new(fx.app()), &state, &runner, opts);
+    assert!(r.ok && r.changed, "{r:?}");
+}

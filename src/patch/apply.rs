@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::needles::Search;
-use super::{asar, info_plist, inspect, record_file, Bundle};
+use super::{asar, info_plist, inspect, record_file, snapshot, Bundle, Snapshot};
 use crate::codex::config::write_atomic;
 use crate::desktop::{Platform, Runner};
 
@@ -222,13 +222,36 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
     if let Err(r) = preflight(&mut r, bundle, runner, opts) {
         return r;
     }
+    // Read once more, now that the app is closed (quitting can install an update), and work on
+    // exactly those bytes from here: they are what is backed up and what is patched.
+    let Snapshot {
+        inspection: now,
+        archive,
+        plist,
+    } = match snapshot(bundle) {
+        Ok(s) => s,
+        Err(e) => return r.fail("check", e),
+    };
+    if (&now.version, &now.asar_sha256, &now.plist_hash)
+        != (&i.version, &i.asar_sha256, &i.plist_hash)
+    {
+        return r.fail(
+            "check",
+            format!(
+                "Codex Desktop changed on disk since it was checked (now {}; an update while it quit?). \
+                 Nothing was changed: run patch-app again.",
+                now.version
+            ),
+        );
+    }
     // Back up (once per app version and archive).
     let dir = backup_dir(state_dir, &i.version, &i.asar_sha256);
     let backed_up = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
-        for (from, name) in [(bundle.asar(), "app.asar"), (bundle.plist(), "Info.plist")] {
+        // The bytes that were inspected (and are about to be patched), not a second read.
+        for (bytes, name) in [(archive.bytes(), "app.asar"), (&plist[..], "Info.plist")] {
             if !dir.join(name).exists() {
-                write_atomic(&dir.join(name), &std::fs::read(from)?)?;
+                write_atomic(&dir.join(name), bytes)?;
             }
         }
         let meta = serde_json::json!({"app": bundle.app, "version": i.version, "asar_sha256": i.asar_sha256});
@@ -251,9 +274,6 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
 
     // Apply: the new archive and the plist naming its header hash.
     let result = (|| -> Result<String, String> {
-        let archive =
-            asar::Archive::parse(std::fs::read(bundle.asar()).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
         for c in &r.changes {
             let text = std::str::from_utf8(archive.read(&c.file).map_err(|e| e.to_string())?)
                 .map_err(|e| e.to_string())?;
@@ -270,10 +290,9 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
         let new_archive = archive
             .with_replaced(&replaced)
             .map_err(|e| e.to_string())?;
-        let new_hash = asar::Archive::parse(new_archive.clone())
-            .map_err(|e| e.to_string())?
-            .header_hash();
-        let plist = std::fs::read(bundle.plist()).map_err(|e| e.to_string())?;
+        let new_archive = asar::Archive::parse(new_archive).map_err(|e| e.to_string())?;
+        let new_hash = new_archive.header_hash();
+        let new_archive = new_archive.into_bytes();
         let new_plist = info_plist::with_integrity_hash(&plist, &new_hash)?;
         write_atomic(&bundle.asar(), &new_archive)
             .map_err(|e| format!("cannot write {}: {e}", bundle.asar().display()))?;

@@ -155,6 +155,16 @@ impl Archive {
         Ok(archive)
     }
 
+    /// The archive as it was read (or built).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The archive's bytes, giving the parsed archive up.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// The header's JSON text, exactly as stored.
     pub fn header_string(&self) -> &str {
         &self.header_string

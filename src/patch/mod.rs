@@ -76,6 +76,18 @@ impl Inspection {
 
 /// Reads the bundle and plans the patch.
 pub fn inspect(bundle: &Bundle) -> Result<Inspection, String> {
+    snapshot(bundle).map(|s| s.inspection)
+}
+
+/// The bundle as read once: its plan, and the very bytes the plan was made from (so the backup
+/// and the patch are of what was inspected, and a real app's archive is read once, not thrice).
+pub(crate) struct Snapshot {
+    pub inspection: Inspection,
+    pub archive: asar::Archive,
+    pub plist: Vec<u8>,
+}
+
+pub(crate) fn snapshot(bundle: &Bundle) -> Result<Snapshot, String> {
     let (asar_path, plist_path) = (bundle.asar(), bundle.plist());
     if !bundle.app.exists() {
         return Err(format!(
@@ -90,25 +102,32 @@ pub fn inspect(bundle: &Bundle) -> Result<Inspection, String> {
     let asar_sha256 = asar::sha256_hex(&bytes);
     let archive =
         asar::Archive::parse(bytes).map_err(|e| format!("{}: {e}", asar_path.display()))?;
-    let scripts = scripts(&archive)?;
-    let files: Vec<(&str, &str)> = scripts.iter().map(|(p, t)| (p.as_str(), *t)).collect();
-    let targets = needles::TARGETS
-        .iter()
-        .map(|t| {
-            let search = t.search(files.iter().copied());
-            TargetState {
-                label: t.label,
-                refusal: t.refusal(&search),
-                search,
-            }
-        })
-        .collect();
-    Ok(Inspection {
+    let targets = {
+        let scripts = scripts(&archive)?;
+        let files: Vec<(&str, &str)> = scripts.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        needles::TARGETS
+            .iter()
+            .map(|t| {
+                let search = t.search(files.iter().copied());
+                TargetState {
+                    label: t.label,
+                    refusal: t.refusal(&search),
+                    search,
+                }
+            })
+            .collect()
+    };
+    let inspection = Inspection {
         version: info_plist::version(&plist)?,
         asar_sha256,
         header_hash: archive.header_hash(),
         plist_hash: info_plist::integrity_hash(&plist)?,
         targets,
+    };
+    Ok(Snapshot {
+        inspection,
+        archive,
+        plist,
     })
 }
 
