@@ -124,3 +124,74 @@ async fn upstream_errors_are_classified_like_every_byok_route() {
         (429, "9")
     );
 }
+
+/// Only events that name a model are parsed and rewritten; every other event (text deltas, most
+/// of a stream) passes byte for byte, even when its text mentions "model". The request's summary
+/// in the UI's live log still has the outcome and token counts of the terminal event.
+#[tokio::test]
+async fn deltas_pass_byte_for_byte_and_the_log_keeps_outcome_and_usage() {
+    use common::fake::{RecordingLauncher, UI_TOKEN};
+    use futures_util::StreamExt;
+    let up = FakeUpstream::start().await;
+    let shim = Shim::start_ui(
+        settings(&up),
+        std::sync::Arc::new(RecordingLauncher::default()),
+    )
+    .await;
+    let delta = r#"{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_up","output_index":0,"content_index":0,"delta":"the \"model\": \"x\" key","logprobs":[]}"#;
+    let r = |status: &str, usage: Value| json!({"id": "resp_up_2", "object": "response", "model": "o4-mini-2025-04-16", "status": status, "output": [], "usage": usage});
+    let stream = format!(
+        "event: response.created\ndata: {}\n\nevent: response.output_text.delta\ndata: {delta}\n\nevent: response.completed\ndata: {}\n\n",
+        json!({"type": "response.created", "sequence_number": 0, "response": r("in_progress", Value::Null)}),
+        json!({"type": "response.completed", "sequence_number": 2, "response": r("completed", json!({"input_tokens": 321, "output_tokens": 45, "total_tokens": 366}))})
+    );
+    up.push(Reply::sse(&stream));
+    // The live log, as the UI reads it.
+    let mut log = client()
+        .get(shim.url(&format!("/api/events?token={UI_TOKEN}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    let text = client()
+        .post(shim.url("/v1/responses"))
+        .json(&json!({"model": "o4", "stream": true, "input": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!("data: {delta}\n\n")),
+        "the delta is forwarded byte for byte: {text}"
+    );
+    let evs = parse_sse(&text);
+    assert_eq!(evs[0]["response"]["model"], "o4", "{evs:#?}");
+    assert_eq!(evs[2]["response"]["model"], "o4", "{evs:#?}");
+    let mut seen = String::new();
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = log.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if let Some(line) = seen
+                .lines()
+                .find(|l| l.starts_with("data:") && l.contains("\"input_tokens\""))
+            {
+                return serde_json::from_str::<Value>(line.trim_start_matches("data:").trim())
+                    .unwrap();
+            }
+        }
+        panic!("the log stream ended: {seen}");
+    })
+    .await
+    .expect("the request's summary in the live log");
+    assert_eq!(
+        (
+            summary["outcome"].as_str(),
+            summary["input_tokens"].as_u64(),
+            summary["output_tokens"].as_u64()
+        ),
+        (Some("completed"), Some(321), Some(45)),
+        "{summary}"
+    );
+}

@@ -1,7 +1,7 @@
 //! The streaming-overhead benchmark: is codex-shim measurably invisible?
 //!
-//! One run, one client, one fast fake upstream on loopback (chat completions SSE and Anthropic
-//! SSE, no artificial delay): the same Codex-shaped Responses requests go **direct** (client →
+//! One run, one client, one fast fake upstream on loopback (chat completions, Anthropic and
+//! Responses SSE, no artificial delay; the last is what a native route forwards): the same Codex-shaped Responses requests go **direct** (client →
 //! upstream, the physical limit) and **through the shim** (the release `codex-shim` binary), at
 //! concurrency 1, 16, 64 and 256. Reported: time to first byte and total stream time (p50/p99),
 //! upstream events per second, requests per second, the shim's CPU time per request, its idle and
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use serde_json::{json, Value};
-use upstream::{anthropic_events, chat_events, event_delay, start_upstream};
+use upstream::{anthropic_events, chat_events, event_delay, responses_events, start_upstream};
 
 use codex_shim::protocol::responses::ResponsesRequest;
 use codex_shim::settings::Settings;
@@ -321,6 +321,7 @@ async fn main() {
     let upstream = start_upstream(
         Arc::new(chat_events(n_events, size)),
         Arc::new(anthropic_events(n_events, size)),
+        Arc::new(responses_events(n_events, size)),
     )
     .await;
 
@@ -329,7 +330,8 @@ async fn main() {
     let settings = dir.path().join("models.json");
     std::fs::write(&settings, json!([
         {"model": "m", "slug": "bench-chat", "provider": "generic-chat-completion-api", "base_url": format!("http://{upstream}/v1")},
-        {"model": "claude-sonnet-4-5", "slug": "bench-claude", "provider": "anthropic", "baseUrl": format!("http://{upstream}"), "apiKey": "k"}
+        {"model": "claude-sonnet-4-5", "slug": "bench-claude", "provider": "anthropic", "baseUrl": format!("http://{upstream}"), "apiKey": "k"},
+        {"model": "m", "slug": "bench-native", "provider": "openai", "wireApi": "responses", "base_url": format!("http://{upstream}/v1"), "apiKey": "k"}
     ]).to_string()).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -402,6 +404,12 @@ async fn main() {
             &normal,
         ),
         (
+            "native Responses",
+            "bench-native",
+            format!("http://{upstream}/v1/responses"),
+            &normal,
+        ),
+        (
             "chat, 1.5 MB request",
             "bench-chat",
             format!("http://{upstream}/v1/chat/completions"),
@@ -444,7 +452,7 @@ async fn main() {
             // LiteLLM needs ~40 ms of CPU a stream: 256 at once would take a cell ten times over.
             if let Some(l) = proxy
                 .as_ref()
-                .filter(|_| !route.contains("1.5 MB") && conc <= 64)
+                .filter(|_| (route == "chat" || route == "anthropic") && conc <= 64)
             {
                 paths.push(("litellm", l.url(), Some(l.pid()), Some(litellm::MASTER_KEY)));
             }

@@ -54,6 +54,62 @@ pub fn anthropic_events(n: usize, size: usize) -> Vec<Bytes> {
     out
 }
 
+/// A Responses API stream (what a native route forwards): a message of `n` text deltas.
+pub fn responses_events(n: usize, size: usize) -> Vec<Bytes> {
+    let word = "x".repeat(size);
+    let resp = |status: &str, output: Value| {
+        json!({"id": "resp_b", "object": "response", "created_at": 1, "status": status, "model": "m",
+               "output": output, "usage": if status == "completed" {
+                   json!({"input_tokens": 1000, "output_tokens": n, "total_tokens": 1000 + n,
+                          "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}})
+               } else { Value::Null }})
+    };
+    let mut seq = 0;
+    let mut ev = |kind: &str, mut body: Value| {
+        body["type"] = json!(kind);
+        body["sequence_number"] = json!(seq);
+        seq += 1;
+        Bytes::from(format!("event: {kind}\ndata: {body}\n\n"))
+    };
+    let item = |text: &str, status: &str| {
+        json!({"id": "msg_b", "type": "message", "role": "assistant", "status": status,
+               "content": [{"type": "output_text", "text": text, "annotations": []}]})
+    };
+    let mut out = vec![
+        ev(
+            "response.created",
+            json!({"response": resp("in_progress", json!([]))}),
+        ),
+        ev(
+            "response.in_progress",
+            json!({"response": resp("in_progress", json!([]))}),
+        ),
+        ev(
+            "response.output_item.added",
+            json!({"output_index": 0, "item": {"id": "msg_b", "type": "message", "role": "assistant", "status": "in_progress", "content": []}}),
+        ),
+        ev(
+            "response.content_part.added",
+            json!({"item_id": "msg_b", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ),
+    ];
+    for _ in 0..n {
+        out.push(ev("response.output_text.delta", json!({"item_id": "msg_b", "output_index": 0, "content_index": 0, "delta": word, "logprobs": []})));
+    }
+    let text = word.repeat(n);
+    out.push(ev("response.output_text.done", json!({"item_id": "msg_b", "output_index": 0, "content_index": 0, "text": text, "logprobs": []})));
+    out.push(ev("response.content_part.done", json!({"item_id": "msg_b", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}})));
+    out.push(ev(
+        "response.output_item.done",
+        json!({"output_index": 0, "item": item(&text, "completed")}),
+    ));
+    out.push(ev(
+        "response.completed",
+        json!({"response": resp("completed", json!([item(&text, "completed")]))}),
+    ));
+    out
+}
+
 /// Pause between events (BENCH_EVENT_DELAY_MS; 0 = none, the default): a model's token pace.
 pub fn event_delay() -> Duration {
     Duration::from_secs_f64(env_num("BENCH_EVENT_DELAY_MS", 0.0) / 1000.0)
@@ -80,8 +136,16 @@ fn sse(events: Arc<Vec<Bytes>>) -> axum::response::Response {
 pub async fn start_upstream(
     chat: Arc<Vec<Bytes>>,
     anthropic: Arc<Vec<Bytes>>,
+    responses: Arc<Vec<Bytes>>,
 ) -> std::net::SocketAddr {
     let app = axum::Router::new()
+        .route(
+            "/v1/responses",
+            post(move |_b: Bytes| {
+                let r = responses.clone();
+                async move { sse(r) }
+            }),
+        )
         .route(
             "/v1/chat/completions",
             post(move |_b: Bytes| {

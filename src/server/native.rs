@@ -438,8 +438,17 @@ impl Sniffer {
 
     fn rewrite(&mut self, data: &str, name: Option<&str>) -> String {
         self.observe(data);
-        match (serde_json::from_str::<Value>(data), &self.rewrite_to) {
-            (Ok(mut v), Some(slug)) => {
+        // Only events that name a model are parsed and rewritten (created, in_progress and the
+        // terminal ones); text deltas, nearly all of a stream, pass as they are. `"model"` cannot
+        // occur inside a JSON string (its quotes would be escaped), so nothing is missed.
+        let names_model = data.contains("\"model\"");
+        let parsed = if names_model {
+            serde_json::from_str::<Value>(data).ok()
+        } else {
+            None
+        };
+        match (parsed, &self.rewrite_to) {
+            (Some(mut v), Some(slug)) => {
                 rewrite_model(&mut v, slug);
                 frame(&v)
             }
@@ -451,6 +460,16 @@ impl Sniffer {
     }
 
     fn observe(&mut self, data: &str) {
+        // Only a terminal event is read (its outcome and usage). Its type is a JSON string value,
+        // which an escaped string inside another event cannot imitate.
+        let terminal = [
+            "\"response.completed\"",
+            "\"response.failed\"",
+            "\"response.incomplete\"",
+        ];
+        if !terminal.iter().any(|t| data.contains(t)) {
+            return;
+        }
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             return;
         };
