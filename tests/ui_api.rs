@@ -357,3 +357,45 @@ async fn status_names_the_codex_versions_and_the_server_log_needs_the_token() {
         401
     );
 }
+
+/// A key written into a base URL (Gemini's `?key=`) is never shown by the model list, and saving
+/// the form as shown keeps it; a hidden value with nothing behind it is refused.
+#[tokio::test]
+async fn a_key_in_a_base_url_is_masked_in_the_list_and_kept_by_a_save() {
+    let up = FakeUpstream::start().await;
+    let url = format!("{}?key=AIza-ui-secret-77&api-version=1", up.base_url());
+    let settings = json!([{"model": "gem-up", "slug": "gem", "provider": "generic-chat-completion-api", "base_url": url}]);
+    let shim = Shim::start_ui(settings, Arc::new(RecordingLauncher::default())).await;
+    let models = api_get(&shim, "/api/models").await;
+    assert!(
+        !models.to_string().contains("AIza-ui-secret-77"),
+        "{models}"
+    );
+    let gem = models["models"][0].clone();
+    let shown = gem["base_url"].as_str().unwrap().to_string();
+    assert_eq!(shown, format!("{}?key=•••&api-version=1", up.base_url()));
+    // Save the form as shown, with another display name: the key stays in the file.
+    let (status, r) = api_post(
+        &shim,
+        "/api/models/save",
+        json!({"original": "gem", "model": "gem-up", "slug": "gem", "display_name": "Gem",
+               "provider": "generic-chat-completion-api", "base_url": shown}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(shim.settings_path()).unwrap()).unwrap();
+    assert_eq!(doc[0]["base_url"], url, "{doc}");
+    assert_eq!(doc[0]["displayName"], "Gem", "{doc}");
+    // A new model cannot borrow a hidden key.
+    let (status, r) = api_post(
+        &shim,
+        "/api/models/save",
+        json!({"model": "x", "provider": "generic-chat-completion-api", "base_url": "https://h/v1?key=•••"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+    let doc2: Value =
+        serde_json::from_str(&std::fs::read_to_string(shim.settings_path()).unwrap()).unwrap();
+    assert_eq!(doc2, doc, "nothing written");
+}

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::ui::deny;
 use super::AppState;
 use crate::settings::edit::{self, ModelEdit};
-use crate::settings::{Provider, SettingsSource, WireApi};
+use crate::settings::{url_secrets, Provider, SettingsSource, WireApi};
 use crate::{active, catalog, chatgpt, keys};
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -51,7 +51,8 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
             "context_window": catalog::context_window(m), "key": key, "key_name": key_name,
             "active": active.as_deref() == Some(m.slug.as_str()),
             "last_error": state.events.last_error(&m.slug),
-            "base_url": m.base_url, "max_context_limit": m.max_context_limit, "no_image_support": m.no_image_support,
+            // A key written into the URL is not shown (a save puts it back; see url_secrets).
+            "base_url": url_secrets::masked(&m.base_url), "max_context_limit": m.max_context_limit, "no_image_support": m.no_image_support,
             "wire_api": matches!(m.wire_api, WireApi::Responses).then_some("responses"),
             "source": m.source, "editable": own.as_ref() == Some(&m.source),
         }));
@@ -87,10 +88,35 @@ fn reload(state: &AppState, source: &SettingsSource) {
 }
 
 pub(super) async fn save(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let req: SaveRequest = match serde_json::from_slice(&body) {
+    let mut req: SaveRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return deny(StatusCode::BAD_REQUEST, &format!("expected a model: {e}")),
     };
+    // The list showed keys in the base URL masked: put the stored ones back where the form kept
+    // the mask.
+    if let Some(sent) = req
+        .edit
+        .base_url
+        .as_deref()
+        .filter(|u| u.contains(url_secrets::MASK))
+    {
+        let settings = state.settings();
+        let stored = req
+            .edit
+            .original
+            .as_deref()
+            .and_then(|slug| settings.find(slug))
+            .map(|m| m.base_url.clone())
+            .unwrap_or_default();
+        let url = url_secrets::restored(sent, &stored);
+        if url.contains(url_secrets::MASK) {
+            return deny(
+                StatusCode::BAD_REQUEST,
+                &format!("the base URL still holds {}, a hidden key with nothing to restore it from: type the key in again", url_secrets::MASK),
+            );
+        }
+        req.edit.base_url = Some(url);
+    }
     let Some(source) = source(&state) else {
         return no_source();
     };

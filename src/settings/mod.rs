@@ -12,6 +12,7 @@ pub mod edit;
 mod resolve;
 mod row;
 mod slug;
+pub mod url_secrets;
 
 use std::collections::HashSet;
 use std::fmt;
