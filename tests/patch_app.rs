@@ -424,3 +424,36 @@ fn an_update_installed_while_codex_quits_is_noticed_and_nothing_is_written() {
     let r = apply(&Bundle::new(fx.app()), &state, &runner, opts);
     assert!(r.ok && r.changed, "{r:?}");
 }
+
+/// A patch interrupted between its two writes (app.asar written, Info.plist not yet): Codex would
+/// not start. `status` says so, `patch-app` finishes it (the plist's hash only), and `restore-app`
+/// still puts the original back byte for byte.
+#[test]
+fn an_interrupted_patch_is_reported_and_patch_app_finishes_it() {
+    let fx = Fx::new(&normal_scripts());
+    let (orig_asar, orig_plist) = fx.files();
+    assert!(fx.run(&["patch-app"]).status.success());
+    let patched_asar = fx.files().0;
+    // The crash: the old Info.plist beside the patched archive.
+    std::fs::write(fx.app().join("Contents/Info.plist"), &orig_plist).unwrap();
+    let t = text(&fx.run(&["status"]));
+    assert!(
+        t.contains("a patch was interrupted") && t.contains("codex-shim patch-app"),
+        "{t}"
+    );
+    let dry = fx.run(&["patch-app", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert_eq!(fx.files().1, orig_plist, "a dry run writes nothing");
+    let o = fx.run(&["patch-app"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (asar, plist) = fx.files();
+    assert_eq!(asar, patched_asar, "the archive is left as it was");
+    let hash = Archive::parse(asar).unwrap().header_hash();
+    assert!(
+        String::from_utf8_lossy(&plist).contains(&hash),
+        "Info.plist names the patched header"
+    );
+    assert!(text(&fx.run(&["status"])).contains(": patched"));
+    assert!(fx.run(&["restore-app"]).status.success());
+    assert_eq!(fx.files(), (orig_asar, orig_plist));
+}

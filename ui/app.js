@@ -255,7 +255,7 @@ async function wizardCheck() {
       if (t.refusal) li.className = "bad";
       ul.appendChild(li);
     }
-    $("wz-preview").disabled = !(s.state === "unpatched" || s.state === "updated");
+    $("wz-preview").disabled = !["unpatched", "updated", "interrupted"].includes(s.state);
   } catch (e) {
     $("wz-status").textContent = e.message;
   }

@@ -183,6 +183,9 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
         true,
         format!("Codex Desktop {} at {}", i.version, bundle.app.display()),
     );
+    if i.patched() && i.header_hash != i.plist_hash {
+        return finish_interrupted(r, &i, bundle, state_dir, runner, opts);
+    }
     if i.patched() {
         r.ok = true;
         r.step("check", true, "already patched: nothing to do");
@@ -346,6 +349,79 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
             "patched Codex Desktop {}: your models now show in its picker",
             after.version
         ),
+    );
+    r
+}
+
+/// A patch interrupted between its two writes left a patched app.asar beside the old Info.plist
+/// (Codex will not start). Finishing it takes only the plist's hash (the backup of the original
+/// was made before the first write).
+fn finish_interrupted(
+    mut r: Report,
+    i: &super::Inspection,
+    bundle: &Bundle,
+    state_dir: &Path,
+    runner: &dyn Runner,
+    opts: Options,
+) -> Report {
+    r.step(
+        "check",
+        true,
+        "app.asar is patched but Info.plist does not name it yet: a patch was interrupted",
+    );
+    r.changes.push(Change {
+        label: "Info.plist integrity hash",
+        file: "Contents/Info.plist".into(),
+        before: i.plist_hash.clone(),
+        after: i.header_hash.clone(),
+    });
+    if opts.dry_run {
+        r.ok = true;
+        return r;
+    }
+    if let Err(r) = preflight(&mut r, bundle, runner, opts) {
+        return r;
+    }
+    let written = std::fs::read(bundle.plist())
+        .map_err(|e| e.to_string())
+        .and_then(|plist| info_plist::with_integrity_hash(&plist, &i.header_hash))
+        .and_then(|new| {
+            write_atomic(&bundle.plist(), &new)
+                .map_err(|e| format!("cannot write {}: {e}", bundle.plist().display()))
+        });
+    if let Err(e) = written {
+        return r.fail("apply", e);
+    }
+    match inspect(bundle) {
+        Ok(after) if after.patched() && after.header_hash == after.plist_hash => r.step(
+            "verify",
+            true,
+            "Info.plist now names the patched archive's header",
+        ),
+        Ok(after) => {
+            return r.fail(
+                "verify",
+                format!(
+                    "the header hash on disk ({}) does not match Info.plist ({})",
+                    after.header_hash, after.plist_hash
+                ),
+            )
+        }
+        Err(e) => return r.fail("verify", e),
+    }
+    match resign(bundle, runner, opts.platform) {
+        Ok(m) => r.step("re-sign", true, m),
+        Err(e) => return r.fail("re-sign", e),
+    }
+    let record =
+        serde_json::json!({"app": bundle.app, "version": i.version, "asar_sha256": i.asar_sha256});
+    let _ = write_atomic(&record_file(state_dir), record.to_string().as_bytes());
+    r.ok = true;
+    r.changed = true;
+    r.step(
+        "done",
+        true,
+        format!("finished the patch of Codex Desktop {}", i.version),
     );
     r
 }

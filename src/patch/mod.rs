@@ -169,6 +169,11 @@ pub enum Status {
         was: String,
         now: String,
     },
+    /// app.asar is patched but Info.plist still names the old header (a patch interrupted between
+    /// its two writes): Codex will not start until `patch-app` finishes it or `restore-app` runs.
+    Interrupted {
+        version: String,
+    },
     /// The bundle cannot be read or the patch would be refused.
     Unsupported {
         version: String,
@@ -177,13 +182,15 @@ pub enum Status {
 }
 
 impl Status {
-    /// A short machine name: `not-installed`, `unpatched`, `patched`, `updated`, `unsupported`.
+    /// A short machine name: `not-installed`, `unpatched`, `patched`, `updated`, `interrupted`,
+    /// `unsupported`.
     pub fn kind(&self) -> &'static str {
         match self {
             Status::NotInstalled => "not-installed",
             Status::Unpatched { .. } => "unpatched",
             Status::Patched { .. } => "patched",
             Status::UpdatedSincePatch { .. } => "updated",
+            Status::Interrupted { .. } => "interrupted",
             Status::Unsupported { .. } => "unsupported",
         }
     }
@@ -195,6 +202,7 @@ impl Status {
             Status::Unpatched { version } => format!("Codex Desktop {version}: not patched (custom models are hidden from its picker)"),
             Status::Patched { version } => format!("Codex Desktop {version}: patched"),
             Status::UpdatedSincePatch { was, now } => format!("Codex Desktop updated itself ({was} → {now}) and the patch is gone: patch it again"),
+            Status::Interrupted { version } => format!("Codex Desktop {version}: a patch was interrupted (app.asar is patched, Info.plist does not match it yet), so Codex will not start: run `codex-shim patch-app` to finish it, or `codex-shim restore-app`"),
             Status::Unsupported { version, why } => format!("Codex Desktop {version}: cannot be patched: {why}"),
         }
     }
@@ -261,6 +269,9 @@ pub fn status_of(
             }
         }
     };
+    if i.patched() && i.header_hash != i.plist_hash {
+        return Status::Interrupted { version: i.version };
+    }
     if i.patched() {
         return Status::Patched { version: i.version };
     }
