@@ -314,20 +314,7 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
         }
         Err(e) => return rollback(r, bundle, &dir, "apply", e),
     };
-    // Verify what is on disk now.
-    let check = inspect(bundle).and_then(|after| {
-        if after.header_hash != new_hash || after.plist_hash != new_hash {
-            Err(format!(
-                "the header hash on disk ({}) does not match Info.plist ({})",
-                after.header_hash, after.plist_hash
-            ))
-        } else if !after.patched() {
-            Err("the patched text is not in the new archive".into())
-        } else {
-            Ok(after)
-        }
-    });
-    let after = match check {
+    let after = match verify(bundle, &new_hash) {
         Ok(a) => {
             r.step("verify", true, "the archive reads back, its header hash matches Info.plist, and the patched code is in place");
             a
@@ -338,8 +325,7 @@ pub fn apply(bundle: &Bundle, state_dir: &Path, runner: &dyn Runner, opts: Optio
         Ok(m) => r.step("re-sign", true, m),
         Err(e) => return rollback(r, bundle, &dir, "re-sign", e),
     }
-    let record = serde_json::json!({"app": bundle.app, "version": after.version, "asar_sha256": after.asar_sha256, "backup": dir});
-    let _ = write_atomic(&record_file(state_dir), record.to_string().as_bytes());
+    record(state_dir, bundle, &after);
     r.ok = true;
     r.changed = true;
     r.step(
@@ -392,30 +378,22 @@ fn finish_interrupted(
     if let Err(e) = written {
         return r.fail("apply", e);
     }
-    match inspect(bundle) {
-        Ok(after) if after.patched() && after.header_hash == after.plist_hash => r.step(
-            "verify",
-            true,
-            "Info.plist now names the patched archive's header",
-        ),
-        Ok(after) => {
-            return r.fail(
+    let after = match verify(bundle, &i.header_hash) {
+        Ok(a) => {
+            r.step(
                 "verify",
-                format!(
-                    "the header hash on disk ({}) does not match Info.plist ({})",
-                    after.header_hash, after.plist_hash
-                ),
-            )
+                true,
+                "Info.plist now names the patched archive's header",
+            );
+            a
         }
         Err(e) => return r.fail("verify", e),
-    }
+    };
     match resign(bundle, runner, opts.platform) {
         Ok(m) => r.step("re-sign", true, m),
         Err(e) => return r.fail("re-sign", e),
     }
-    let record =
-        serde_json::json!({"app": bundle.app, "version": i.version, "asar_sha256": i.asar_sha256});
-    let _ = write_atomic(&record_file(state_dir), record.to_string().as_bytes());
+    record(state_dir, bundle, &after);
     r.ok = true;
     r.changed = true;
     r.step(
@@ -424,6 +402,28 @@ fn finish_interrupted(
         format!("finished the patch of Codex Desktop {}", i.version),
     );
     r
+}
+
+/// Reads the bundle back: its archive's header hash and Info.plist's are both `hash`, and the
+/// patched code is in place.
+fn verify(bundle: &Bundle, hash: &str) -> Result<super::Inspection, String> {
+    let after = inspect(bundle)?;
+    if after.header_hash != hash || after.plist_hash != hash {
+        Err(format!(
+            "the header hash on disk ({}) does not match Info.plist ({})",
+            after.header_hash, after.plist_hash
+        ))
+    } else if !after.patched() {
+        Err("the patched text is not in the new archive".into())
+    } else {
+        Ok(after)
+    }
+}
+
+/// Notes the patched archive, so `status` can tell when an update replaces it.
+fn record(state_dir: &Path, bundle: &Bundle, after: &super::Inspection) {
+    let record = serde_json::json!({"app": bundle.app, "version": after.version, "asar_sha256": after.asar_sha256});
+    let _ = write_atomic(&record_file(state_dir), record.to_string().as_bytes());
 }
 
 fn rollback(r: Report, bundle: &Bundle, dir: &Path, step: &'static str, why: String) -> Report {
