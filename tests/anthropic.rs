@@ -130,6 +130,53 @@ fn redacted_thinking_is_kept_whole() {
     assert_eq!(it[1]["content"][0]["text"], "Done thinking.");
 }
 
+/// anthropic-sdk-python's recorded shape: a tool_use cut by max_tokens, never stopped. Codex runs
+/// what `output_item.done` commits, so the broken call must not be committed at all.
+#[test]
+fn a_tool_use_cut_by_max_tokens_is_never_committed() {
+    let evs = run("max-tokens-mid-tool-use.sse");
+    let t = last(&evs);
+    assert_eq!(
+        (
+            t["type"].as_str(),
+            t["response"]["incomplete_details"]["reason"].as_str()
+        ),
+        (Some("response.incomplete"), Some("max_output_tokens"))
+    );
+    assert_eq!(t["response"]["usage"]["output_tokens"], 1024);
+    let done = items(&evs);
+    assert_eq!(done.len(), 1, "only the text is committed: {done:#?}");
+    assert_eq!(
+        done[0]["content"][0]["text"],
+        "I'll write the guide to a file."
+    );
+    assert!(
+        !evs.iter().any(|e| e["type"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("response.function_call_arguments.done"))),
+        "no arguments.done for the cut call"
+    );
+    assert_eq!(
+        t["response"]["output"],
+        json!(done),
+        "and it is not in the output"
+    );
+    assert!(matches!(classify(&evs), Outcome::Fatal(_)));
+
+    // A complete call before the cut stands; the cut freeform apply_patch does not.
+    let evs = run("max-tokens-mid-apply-patch.sse");
+    let done = items(&evs);
+    assert_eq!(done.len(), 1, "{done:#?}");
+    assert_eq!(
+        (done[0]["type"].as_str(), done[0]["arguments"].as_str()),
+        (Some("function_call"), Some(r#"{"cmd": "mkdir -p docs"}"#))
+    );
+    assert!(!evs.iter().any(|e| e["type"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("response.custom_tool_call_input"))));
+    assert_eq!(last(&evs)["type"], "response.incomplete");
+}
+
 #[test]
 fn stop_reasons() {
     let evs = run("max-tokens.sse");

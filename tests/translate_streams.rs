@@ -220,6 +220,54 @@ fn finish_reason_length_is_incomplete() {
     assert!(matches!(classify(&evs), Outcome::Fatal(_)));
 }
 
+/// The chat equivalent of a tool_use cut by max_tokens: `finish_reason: "length"` in the middle of
+/// a call's arguments. The cut call is never committed, for function and freeform tools alike.
+#[test]
+fn a_tool_call_cut_by_length_is_never_committed() {
+    let evs = run("length-mid-tool-call.sse");
+    let t = terminal(&evs);
+    assert_eq!(
+        (
+            t["type"].as_str(),
+            t["response"]["incomplete_details"]["reason"].as_str()
+        ),
+        (Some("response.incomplete"), Some("max_output_tokens"))
+    );
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 1, "only the text: {items:#?}");
+    assert_eq!(items[0]["type"], "message");
+    assert_eq!(t["response"]["output"], json!(items));
+
+    let evs = run("length-mid-apply-patch.sse");
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(
+        items[0]["call_id"], "call_whole",
+        "the complete call stands"
+    );
+    assert!(!evs.iter().any(|e| e["type"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("response.custom_tool_call_input"))));
+    assert_eq!(terminal(&evs)["type"], "response.incomplete");
+}
+
+/// On a normal stop, arguments that do not parse are still committed: Codex answers the model
+/// with the parse error and the turn goes on (a freeform tool may take raw text).
+#[test]
+fn broken_arguments_on_a_normal_stop_are_committed_for_codex_to_report() {
+    let mut raw = read_fixture("chat/length-mid-tool-call.sse");
+    raw = raw.replace(
+        "\"finish_reason\":\"length\"",
+        "\"finish_reason\":\"tool_calls\"",
+    );
+    let evs = run_chunked(&raw, usize::MAX);
+    assert!(check_strict(&evs).is_empty());
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 2, "{items:#?}");
+    assert_eq!(items[1]["type"], "function_call");
+    assert_eq!(terminal(&evs)["type"], "response.completed");
+}
+
 #[test]
 fn eof_without_done_fails_and_commits_nothing_partial() {
     let evs = run("eof-without-done.sse");

@@ -8,6 +8,10 @@
 //! - every event has a `sequence_number`; text events carry `logprobs`;
 //! - exactly one terminal event: `completed`, `incomplete` (truncation, content filter) or
 //!   `failed`. After a failure, items still open are not committed: a partial tool call must not run.
+//! - a tool call whose arguments are not complete JSON when it ends is held until the stream's
+//!   end: on a normal stop it is committed (Codex tells the model its arguments did not parse, and
+//!   a freeform tool takes raw text); when the output-token limit or a filter cut the stream it is
+//!   never committed, and the `response.incomplete` says why.
 
 use serde_json::{json, Value};
 
@@ -41,6 +45,14 @@ struct OpenCall {
     args: String,
 }
 
+impl OpenCall {
+    /// True if the arguments are complete JSON (or absent: a call without arguments).
+    fn args_complete(&self) -> bool {
+        let args = self.args.trim();
+        args.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(args).is_ok()
+    }
+}
+
 /// Writes one Responses stream.
 #[derive(Debug)]
 pub struct ResponsesEncoder {
@@ -53,6 +65,8 @@ pub struct ResponsesEncoder {
     message: Option<OpenText>,
     reasoning: Option<OpenText>,
     calls: Vec<OpenCall>,
+    /// Ended calls whose arguments did not parse, waiting for the stream's end to decide.
+    held: Vec<OpenCall>,
     usage: Option<Usage>,
     terminal: Option<&'static str>,
 }
@@ -73,6 +87,7 @@ impl ResponsesEncoder {
             message: None,
             reasoning: None,
             calls: Vec::new(),
+            held: Vec::new(),
             usage: None,
             terminal: None,
         }
@@ -142,7 +157,11 @@ impl ResponsesEncoder {
             StreamEvent::ToolCallEnd { index } => {
                 if let Some(pos) = self.calls.iter().position(|c| c.slot == index) {
                     let call = self.calls.remove(pos);
-                    self.close_call(call, &mut out);
+                    if call.args_complete() {
+                        self.close_call(call, &mut out);
+                    } else {
+                        self.held.push(call);
+                    }
                 }
             }
             StreamEvent::Usage(u) => self.usage = Some(u),
@@ -384,8 +403,17 @@ impl ResponsesEncoder {
     fn finish(&mut self, finish: Finish, out: &mut Vec<Value>) {
         self.close_reasoning(out);
         self.close_message(out);
-        for call in std::mem::take(&mut self.calls) {
-            self.close_call(call, out);
+        let mut ended = std::mem::take(&mut self.held);
+        ended.append(&mut self.calls);
+        ended.sort_by_key(|c| c.output_index);
+        let cut = matches!(finish, Finish::Length | Finish::ContentFilter);
+        for call in ended {
+            if cut && !call.args_complete() {
+                tracing::warn!(tool = %call.target.name, call_id = %call.call_id,
+                    "the output-token limit cut this tool call's arguments; it is not passed on to run");
+            } else {
+                self.close_call(call, out);
+            }
         }
         let (kind, status, reason) = match finish {
             Finish::Stop => ("response.completed", "completed", None),
