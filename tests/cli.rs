@@ -355,7 +355,7 @@ fn app_enables_the_shim_then_says_when_there_is_no_desktop_app() {
     // The pinned Codex CLI on Linux has no `app` command: the honest answer is a clear message.
     let codex = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/e2e/node_modules/.bin/codex"
+        "/tests/e2e/node_modules/codex-0.171.0/bin/codex.js"
     );
     let o = env
         .cmd(&[
@@ -387,4 +387,48 @@ fn app_enables_the_shim_then_says_when_there_is_no_desktop_app() {
         env.run(&["status"]).status.success(),
         "the shim is running for the app"
     );
+}
+
+/// An `enable` that must refuse (config.toml is not valid TOML) refuses before anything starts or
+/// is written; `model use` afterwards still switches the shim's own model and says Codex's config
+/// was not changed.
+#[test]
+fn a_refused_enable_leaves_nothing_running_and_model_use_still_works() {
+    let env = Env::new();
+    let settings = env.path("models.json");
+    write(&settings, r#"["llama3.2", "qwen3"]"#);
+    let config = env.path("codex/config.toml");
+    let broken = "model = \"o3\"\n[profiles\nmodel = \"x\"\n";
+    write(&config, broken);
+    let s = settings.to_str().unwrap();
+    let o = env.run(&["--settings", s, "enable"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not valid TOML, so codex-shim left it unchanged")
+            && text(&o).contains("line 2"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
+    let o = env.run(&["status"]);
+    assert_eq!(o.status.code(), Some(1), "no server was left: {}", text(&o));
+    assert!(!env.path("state/shim.pid").exists());
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", env.port)).is_ok(),
+        "the port is free"
+    );
+    assert!(!env.path("state/backups").exists(), "nothing was backed up");
+
+    let o = env.run(&["--settings", s, "model", "use", "qwen3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Active model: `qwen3`")
+            && text(&o).contains(&format!("{} was not changed", config.display())),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
+    let o = env.run(&["--settings", s, "model", "list"]);
+    assert!(text(&o).contains("* qwen3"), "{}", text(&o));
+    assert_eq!(env.run(&["status"]).status.code(), Some(1));
 }

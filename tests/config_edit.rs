@@ -188,9 +188,14 @@ fn other_tables_are_never_touched() {
         };
         let mut rest = enabled.as_str();
         let mut in_table = false;
+        let mut in_ours = false;
         for line in original.lines() {
-            in_table |= line.trim_start().starts_with('[');
-            if !in_table && managed_line(line) {
+            if line.trim_start().starts_with('[') {
+                in_table = true;
+                // The shim's own provider table (from an older install) is the shim's to edit.
+                in_ours = line.trim() == "[model_providers.codex_shim]";
+            }
+            if (!in_table && managed_line(line)) || in_ours || line.contains("codex_shim = {") {
                 continue;
             }
             if line.starts_with("model_providers = {") {
@@ -237,6 +242,82 @@ fn edits_made_meanwhile_survive_disable() {
             && !after.contains("model_provider"),
         "{after}"
     );
+}
+
+/// `disable` removes only what the shim recorded adding: a second `disable`, with nothing recorded,
+/// changes nothing, even in a file that names the shim (an older install, or written by hand); and
+/// `enable → disable → enable` writes the first enabled file again.
+#[test]
+fn disable_without_a_record_changes_nothing_and_enabling_again_repeats_itself() {
+    for (name, original) in corpus() {
+        let case = Case::new(&original);
+        assert_eq!(
+            case.editor.disable().unwrap(),
+            Outcome::Unchanged,
+            "{name}: never enabled here"
+        );
+        assert_eq!(case.text(), original, "{name}: a disable before any enable");
+        case.editor.enable(&managed("kimi-k2")).unwrap();
+        let first = case.text();
+        for op in [Op::Use("claude"), Op::Use("kimi-k2"), Op::Use("claude")] {
+            run(&case, op);
+        }
+        assert_eq!(case.editor.disable().unwrap(), Outcome::Changed, "{name}");
+        assert_eq!(case.text(), original, "{name}: the first disable");
+        assert_eq!(
+            case.editor.disable().unwrap(),
+            Outcome::Unchanged,
+            "{name}: the second disable"
+        );
+        assert_eq!(case.text(), original, "{name}: the second disable wrote");
+        case.editor.enable(&managed("kimi-k2")).unwrap();
+        assert_eq!(case.text(), first, "{name}: enable again");
+        case.editor.disable().unwrap();
+        assert_eq!(case.text(), original, "{name}: and disable again");
+    }
+}
+
+/// A provider table that was there before `enable` keeps its own values and lines when the user
+/// edits the file meanwhile (so `disable` cannot restore the original byte for byte).
+#[test]
+fn a_provider_table_from_before_keeps_its_values_after_edits_meanwhile() {
+    let original =
+        std::fs::read_to_string(common::fixture("config/shim-table-from-older-install.toml"))
+            .unwrap();
+    let case = Case::new(&Some(original.clone()));
+    case.editor.enable(&managed("kimi-k2")).unwrap();
+    let enabled = case.text().unwrap();
+    assert!(enabled.contains("http://127.0.0.1:8765/v1"), "{enabled}");
+    std::fs::write(
+        &case.editor.config_path,
+        format!(
+            "{enabled}
+[tui]
+notifications = true
+"
+        ),
+    )
+    .unwrap();
+    assert_eq!(case.editor.disable().unwrap(), Outcome::Changed);
+    let after = case.text().unwrap();
+    for line in [
+        "model = \"deepseek-chat\"",
+        "model_provider = \"codex_shim\"",
+        "[model_providers.codex_shim]",
+        "base_url = \"http://127.0.0.1:8000/v1\"",
+        "env_key = \"SHIM_TOKEN\"   # my own addition",
+        "[tui]",
+    ] {
+        assert!(after.contains(line), "{line} is kept:\n{after}");
+    }
+    assert!(
+        !after.contains("8765")
+            && !after.contains("model_catalog_json")
+            && !after.contains("stream_idle_timeout_ms"),
+        "what the shim added is gone:\n{after}"
+    );
+    assert_eq!(case.editor.disable().unwrap(), Outcome::Unchanged);
+    assert_eq!(case.text().unwrap(), after);
 }
 
 #[test]

@@ -279,10 +279,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 config::Outcome::Changed => {
                     println!("Removed codex-shim from {}.", editor.config_path.display())
                 }
-                config::Outcome::Unchanged => println!(
-                    "codex-shim was not enabled in {}.",
-                    editor.config_path.display()
-                ),
+                config::Outcome::Unchanged => {
+                    let path = editor.config_path.display();
+                    match std::fs::read_to_string(&editor.config_path) {
+                        Ok(t) if config::has_provider(&t) => println!(
+                            "{path} was left unchanged: codex-shim has no record of adding the lines that name it there (an older install, or written by hand); remove them by hand if you want them gone."
+                        ),
+                        _ => println!("codex-shim was not enabled in {path}."),
+                    }
+                }
             }
             println!("{}", daemon::stop(&paths::pid_file())?);
             Ok(0)
@@ -436,7 +441,7 @@ fn model_use(source: &SettingsSource, name: &str) -> anyhow::Result<i32> {
             config_editor().config_path.display()
         );
     } else {
-        println!("Active model: `{}`. `codex-shim codex` uses it; run `codex-shim enable` to make it Codex's default too.", switched.slug);
+        println!("Active model: `{}` (Codex's {} was not changed). `codex-shim codex` uses it; run `codex-shim enable` to make it Codex's default too.", switched.slug, config_editor().config_path.display());
     }
     Ok(0)
 }
@@ -449,14 +454,27 @@ fn enable(
     let settings = load(source)?;
     let passthrough = chatgpt::current_login().is_some();
     let model = default_model(&settings, passthrough)?;
-    let catalog = write_catalog(&settings, passthrough)?;
-    eprintln!("{}", start_daemon(source, settings_flag, port)?);
     let editor = config_editor();
-    let outcome = editor.enable(&config::Managed {
+    let managed = config::Managed {
         model: model.clone(),
         port,
-        catalog,
-    })?;
+        catalog: std::path::absolute(paths::catalog_file())?,
+    };
+    // Every refusal comes before anything starts or is written.
+    editor.check(&managed)?;
+    let was_running = daemon::running(&paths::pid_file()).is_some();
+    write_catalog(&settings, passthrough)?;
+    eprintln!("{}", start_daemon(source, settings_flag, port)?);
+    let outcome = match editor.enable(&managed) {
+        Ok(o) => o,
+        Err(e) => {
+            // Say no without leaving behind a server this command started.
+            if !was_running {
+                let _ = daemon::stop(&paths::pid_file());
+            }
+            return Err(e.into());
+        }
+    };
     match outcome {
         config::Outcome::Changed => println!(
             "Codex now uses codex-shim with model `{model}` (edited {}; backups in {}). `codex-shim disable` undoes it.",

@@ -6,8 +6,11 @@
 //! touched. The original text is remembered at the first `enable`, along with the exact text each
 //! later edit wrote: `disable` on a file nobody else changed since restores the original **byte
 //! for byte**; on a file the user edited meanwhile it removes only what the shim added and puts
-//! back the values it displaced. Every write is read → backup (newest few kept) → temp file → fsync
-//! → rename. A file that is not valid TOML is left alone with an error giving line and column.
+//! back the values it displaced (a `[model_providers.codex_shim]` table that was there before, say
+//! from an older install, keeps its own entries). With nothing recorded, `disable` changes nothing:
+//! it cannot tell the shim's lines from the user's. Every write is read → backup (newest few kept)
+//! → temp file → fsync → rename. A file that is not valid TOML is left alone with an error giving
+//! line and column.
 
 use std::fs;
 use std::io::Write;
@@ -194,10 +197,12 @@ pub fn active_model(text: &str) -> Option<String> {
         .then(|| doc.get("model")?.as_str().map(str::to_string))?
 }
 
-/// `text` without what the shim added, with the values it displaced put back.
+/// `text` without what the shim added, with the values it displaced put back. `original` is the
+/// file before the first `enable`: a provider table it already had is kept, with its own values.
 pub fn remove(
     text: &str,
     previous: &[(String, Option<String>)],
+    original: Option<&str>,
     path: &Path,
 ) -> Result<String, ConfigError> {
     let mut doc = parse(text, path)?;
@@ -217,10 +222,39 @@ pub fn remove(
             }
         }
     }
+    let theirs = original.and_then(provider_values);
     let mut drop_providers = false;
     if let Some(p) = doc.get_mut("model_providers") {
         if let Some(t) = p.as_table_like_mut() {
-            t.remove(PROVIDER_ID);
+            match (
+                &theirs,
+                t.get_mut(PROVIDER_ID).and_then(Item::as_table_like_mut),
+            ) {
+                // The table was there before: only the entries the shim set go back.
+                (Some(before), Some(ours)) => {
+                    for (key, _) in provider_entries(0) {
+                        match before.iter().find(|(k, _)| k == key).map(|(_, v)| v) {
+                            Some(repr) => {
+                                if let Ok(v) = repr.parse::<Value>() {
+                                    let same = ours
+                                        .get(key)
+                                        .and_then(Item::as_value)
+                                        .map(|e| e.to_string().trim() == v.to_string().trim());
+                                    if same != Some(true) {
+                                        ours.insert(key, Item::Value(v));
+                                    }
+                                }
+                            }
+                            None => {
+                                ours.remove(key);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    t.remove(PROVIDER_ID);
+                }
+            }
             drop_providers = t.is_empty() && p.as_table().is_some_and(Table::is_implicit);
         }
     }
@@ -228,6 +262,24 @@ pub fn remove(
         doc.remove("model_providers");
     }
     Ok(keep_line_endings(text, doc.to_string()))
+}
+
+/// The entries of the shim's provider table in `text`, as TOML text; `None` without the table.
+fn provider_values(text: &str) -> Option<Vec<(String, String)>> {
+    let doc = text.parse::<DocumentMut>().ok()?;
+    let table = doc
+        .get("model_providers")?
+        .get(PROVIDER_ID)?
+        .as_table_like()?;
+    Some(
+        table
+            .iter()
+            .filter_map(|(k, item)| {
+                let v = item.as_value()?.clone().decorated("", "");
+                Some((k.to_string(), v.to_string()))
+            })
+            .collect(),
+    )
 }
 
 /// The managed keys' values in `text`, as TOML text (`None` when absent).
@@ -334,6 +386,13 @@ impl ConfigEditor {
         .map_err(self.io("write", &file))
     }
 
+    /// What `enable` would refuse, found without writing anything: an unreadable file or one that
+    /// is not valid TOML. Callers check first, so a refusal leaves nothing behind (no server).
+    pub fn check(&self, m: &Managed) -> Result<(), ConfigError> {
+        let text = self.read()?.unwrap_or_default();
+        apply(&text, m, &self.config_path).map(|_| ())
+    }
+
     /// Points Codex at the shim with `m`.
     pub fn enable(&self, m: &Managed) -> Result<Outcome, ConfigError> {
         let current = self.read()?;
@@ -380,27 +439,33 @@ impl ConfigEditor {
         active_model(&self.read().ok()??)
     }
 
-    /// Takes the shim out of Codex's config.
+    /// Takes the shim out of Codex's config: only what `enable` recorded adding. With no record
+    /// (never enabled here, or disabled already) the file is not touched, even when it names the
+    /// shim: those lines were written by someone else.
     pub fn disable(&self) -> Result<Outcome, ConfigError> {
         let current = self.read()?;
-        let state = self.load_state();
-        let restored = match (&state, &current) {
+        let Some(state) = self.load_state() else {
+            return Ok(Outcome::Unchanged);
+        };
+        let restored = match &current {
             // Nobody changed the file since the shim's last write: the original, byte for byte.
-            (Some(s), Some(cur)) if *cur == s.last_written => s.original.clone(),
-            (_, Some(cur)) if has_provider(cur) || state.is_some() => {
-                let previous = state
-                    .as_ref()
-                    .map(|s| s.previous.clone())
-                    .unwrap_or_else(|| {
-                        MANAGED_KEYS.iter().map(|k| (k.to_string(), None)).collect()
-                    });
-                Some(remove(cur, &previous, &self.config_path)?)
-            }
-            _ => {
+            Some(cur) if *cur == state.last_written => state.original.clone(),
+            Some(cur) => Some(remove(
+                cur,
+                &state.previous,
+                state.original.as_deref(),
+                &self.config_path,
+            )?),
+            None => {
                 let _ = fs::remove_file(self.state_file());
                 return Ok(Outcome::Unchanged);
             }
         };
+        if restored.is_some() && restored == current {
+            // What the shim added is gone already (removed by hand).
+            let _ = fs::remove_file(self.state_file());
+            return Ok(Outcome::Unchanged);
+        }
         match restored {
             Some(text) => self.write(current.as_deref(), &text)?,
             None => {
