@@ -85,6 +85,11 @@ pub enum InputItem {
         content: Vec<String>,
         encrypted_content: Option<String>,
     },
+    /// Tools declared inside the conversation (Codex 0.171's incremental tools, and "Responses
+    /// lite" models, which send no top-level `tools`): offered upstream like top-level tools.
+    AdditionalTools {
+        tools: Vec<ToolSpec>,
+    },
     /// Anything else (`compaction`, `web_search_call`, a type added after 0.169 …), by its `type`.
     Other {
         kind: String,
@@ -208,6 +213,17 @@ impl ResponsesRequest {
     /// Fails only on a missing `model` or a known field of the wrong type, naming the field.
     pub fn from_raw(raw: Value) -> Result<Self, serde_json::Error> {
         ResponsesRequest::deserialize(raw)
+    }
+
+    /// Every tool the request declares: the top-level `tools`, then those of `additional_tools`
+    /// items in conversation order.
+    pub fn all_tools(&self) -> impl Iterator<Item = &ToolSpec> + Clone {
+        self.tools
+            .iter()
+            .chain(self.input.0.iter().flat_map(|item| match item {
+                InputItem::AdditionalTools { tools } => tools.as_slice(),
+                _ => &[],
+            }))
     }
 
     /// The `prompt_cache_key` Codex sends (its thread id), if any.

@@ -286,7 +286,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
         let (mut kind, mut role, mut call_id, mut name, mut namespace) =
             (None, None, None, None, None);
         let (mut arguments, mut input, mut encrypted) = (None, None, None);
-        let (mut content, mut summary, mut output) = (None, None, None);
+        let (mut content, mut summary, mut output, mut tools) = (None, None, None, None);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0.as_ref() {
                 "type" => kind = Some(map.next_value::<Value>()?),
@@ -300,6 +300,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
                 "content" => content = Some(map.next_value::<Content>()?),
                 "summary" => summary = Some(map.next_value::<Content>()?),
                 "output" => output = Some(map.next_value::<Output>()?),
+                "tools" => tools = Some(map.next_value::<Value>()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -341,6 +342,9 @@ impl<'de> Visitor<'de> for ItemVisitor {
                 summary: summary.map(Content::into_texts).unwrap_or_default(),
                 content: content.map(Content::into_texts).unwrap_or_default(),
                 encrypted_content: string_of(encrypted),
+            },
+            "additional_tools" => InputItem::AdditionalTools {
+                tools: tools.map(tools_of).unwrap_or_default(),
             },
             _ => InputItem::Other { kind },
         })

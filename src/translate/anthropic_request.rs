@@ -69,7 +69,7 @@ pub fn to_anthropic(
     host: &str,
 ) -> AnthropicTranslation {
     let mut dropped = Vec::new();
-    let (fns, tool_map) = chat_tools(&req.tools, &mut dropped);
+    let (fns, tool_map) = chat_tools(req.all_tools(), &mut dropped);
     let mut tools: Vec<Tool> = fns
         .into_iter()
         .map(|t| Tool {

@@ -32,7 +32,7 @@ const IMAGE_OMITTED: &str = "[image omitted: this model does not accept images]"
 /// Maps a Responses request to a streaming chat completions request for `model`.
 pub fn to_chat(req: &ResponsesRequest, model: &ModelConfig) -> ChatTranslation {
     let mut dropped = Vec::new();
-    let (tools, tool_map) = chat_tools(&req.tools, &mut dropped);
+    let (tools, tool_map) = chat_tools(req.all_tools(), &mut dropped);
     let history = History::build(req.instructions.as_deref(), &req.input.0, tools.is_empty());
     dropped.extend(history.dropped.iter().cloned());
     let messages = render(&history, model, &mut dropped);

@@ -179,6 +179,8 @@ impl History {
                     };
                     push_step(&mut entries, Step::Reasoning { envelope, text });
                 }
+                // Tool declarations, offered as tools by the mappers; never conversation text.
+                InputItem::AdditionalTools { .. } => {}
                 InputItem::Other { kind } => h.dropped.push(format!("input item `{kind}`")),
             }
         }

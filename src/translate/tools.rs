@@ -38,17 +38,26 @@ pub struct ToolMap {
 /// The separator between a namespace and a member name in flattened names.
 pub const NAMESPACE_SEPARATOR: &str = "__";
 
+/// The namespace plain tools live in: "Responses lite" requests group Codex's own tools as
+/// `functions`, and Codex runs a call to `exec_command` with or without that namespace.
+pub const DEFAULT_NAMESPACE: &str = "functions";
+
+/// `namespace` as it matters for names: none for the empty and the default namespace.
+fn real_namespace(namespace: Option<&str>) -> Option<&str> {
+    namespace.filter(|ns| !ns.is_empty() && *ns != DEFAULT_NAMESPACE)
+}
+
 /// The flat name for `name` inside `namespace`.
 pub fn flat_name(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) if !ns.is_empty() => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
-        _ => name.to_string(),
+    match real_namespace(namespace) {
+        Some(ns) => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
+        None => name.to_string(),
     }
 }
 
 impl ToolMap {
     /// Builds the map from declared tools (other tool types are not callable upstream).
-    pub fn from_specs(specs: &[ToolSpec]) -> Self {
+    pub fn from_specs<'a>(specs: impl IntoIterator<Item = &'a ToolSpec>) -> Self {
         let mut map = ToolMap::default();
         for spec in specs {
             map.add(spec, None);
@@ -71,9 +80,12 @@ impl ToolMap {
         let target = ToolTarget {
             kind,
             name: name.clone(),
-            namespace: namespace.map(str::to_string),
+            namespace: real_namespace(namespace).map(str::to_string),
         };
-        self.by_flat.insert(flat_name(namespace, name), target);
+        // The first declaration of a name wins, as in the offered tools.
+        self.by_flat
+            .entry(flat_name(namespace, name))
+            .or_insert(target);
     }
 
     /// The Codex tool for a flat name. Unknown names come back as plain functions (Codex answers
@@ -105,14 +117,16 @@ impl ToolMap {
 }
 
 /// The declared tools as chat functions, plus the map back; what cannot be offered is noted in
-/// `dropped`.
-pub(crate) fn chat_tools(
-    specs: &[ToolSpec],
+/// `dropped`. `specs` is every tool of the request ([`ResponsesRequest::all_tools`]).
+///
+/// [`ResponsesRequest::all_tools`]: crate::protocol::responses::ResponsesRequest::all_tools
+pub(crate) fn chat_tools<'a>(
+    specs: impl IntoIterator<Item = &'a ToolSpec> + Clone,
     dropped: &mut Vec<String>,
 ) -> (Vec<ChatTool>, ToolMap) {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    for spec in specs {
+    for spec in specs.clone() {
         add_tool(spec, None, None, &mut out, &mut seen, dropped);
     }
     let map = ToolMap::from_specs(specs);
@@ -169,8 +183,11 @@ fn add_tool(
         dropped.push(format!("duplicate tool `{flat}`"));
         return;
     }
-    let description = match (ns_desc, description) {
-        (Some(nd), Some(d)) => Some(format!(
+    let description = match (
+        ns_desc.filter(|_| real_namespace(ns).is_some()),
+        description,
+    ) {
+        (Some(nd), Some(d)) if !nd.is_empty() => Some(format!(
             "{d}\n\n(Part of `{}`: {nd})",
             ns.unwrap_or_default()
         )),
