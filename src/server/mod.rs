@@ -154,6 +154,13 @@ impl AppState {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(60))
             .user_agent(concat!("codex-shim/", env!("CARGO_PKG_VERSION")))
+            // Upstreams are asked for plain bytes: a compressor may hold SSE events back, and the
+            // shim reads every stream. One that compresses anyway is decoded (gzip, zstd), and
+            // Codex always gets plain bytes without a Content-Encoding.
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::ACCEPT_ENCODING,
+                reqwest::header::HeaderValue::from_static("identity"),
+            )]))
             // A redirect is reported, not followed: it could take the key to another host.
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -289,6 +289,19 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         );
         return failure_response(&f, &call.slug, call.stream);
     }
+    if let Some(f) = super::upstream::undecoded_encoding(&resp, &call.who) {
+        super::Summary {
+            model: call.slug.clone(),
+            route,
+            upstream_status: Some(status),
+            outcome: "failed".into(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            error: Some(f.message.clone()),
+            ..Default::default()
+        }
+        .emit(&state.events);
+        return failure_response(&f, &call.slug, call.stream);
+    }
     let mut headers = HeaderMap::new();
     for (name, value) in resp.headers() {
         if !matches!(

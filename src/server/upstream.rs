@@ -144,6 +144,25 @@ async fn http_failure(resp: reqwest::Response, who: &str) -> Failure {
     Failure::from_http(status, &body, retry_after.as_deref(), who)
 }
 
+/// A success whose body is still compressed: the HTTP client decodes gzip and zstd (and then
+/// drops the header), so anything left is an encoding the shim cannot read. Passing those bytes on,
+/// with or without the header, would hand Codex a body it cannot use; the failure says why.
+pub(super) fn undecoded_encoding(resp: &reqwest::Response, who: &str) -> Option<Failure> {
+    let encoding = resp
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)?
+        .to_str()
+        .unwrap_or("(unreadable)")
+        .trim();
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return None;
+    }
+    Some(Failure::invalid(format!(
+        "{who}: the upstream compressed its reply with `{encoding}`, which the shim cannot read \
+         (it asks for plain bytes with `Accept-Encoding: identity`, and reads gzip and zstd)"
+    )))
+}
+
 fn transport_failure(e: &reqwest::Error, who: &str) -> Failure {
     // `without_url`: a URL may carry a key in its query string.
     let detail = format!("{}", ErrorChain(e));
@@ -226,6 +245,11 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
             }
         },
     };
+    if let Some(f) = undecoded_encoding(&resp, &prepared.who) {
+        tx.send_all(enc.fail(&f)).await;
+        log.finish(Some(resp.status().as_u16()), &f);
+        return;
+    }
     let status = resp.status().as_u16();
     let is_json = resp
         .headers()
