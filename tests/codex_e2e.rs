@@ -7,15 +7,19 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::codex::{codex_bin, show, Sandbox};
+use common::codex::{show, Codex, Sandbox};
 use common::fake::{FakeUpstream, Reply};
 use serde_json::{json, Value};
 
+codex_e2e!(
+    codex_runs_a_full_agent_loop_through_the_shim,
+    the_pinned_codex_accepts_the_generated_catalog,
+    an_unknown_model_fails_at_once_with_a_readable_message,
+);
+
 const PATCH: &str = "*** Begin Patch\n*** Add File: hello.txt\n+hello from the shim\n+second \"line\" ünïcode\n*** End Patch\n";
 
-#[tokio::test(flavor = "multi_thread")]
-async fn codex_runs_a_full_agent_loop_through_the_shim() {
-    let Some(codex) = codex_bin() else { return };
+async fn codex_runs_a_full_agent_loop_through_the_shim(codex: Codex) {
     let up = FakeUpstream::start().await;
     let sb = Sandbox::new();
     let settings = sb.path("models.json");
@@ -133,9 +137,7 @@ async fn codex_runs_a_full_agent_loop_through_the_shim() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_pinned_codex_accepts_the_generated_catalog() {
-    let Some(codex) = codex_bin() else { return };
+async fn the_pinned_codex_accepts_the_generated_catalog(codex: Codex) {
     let sb = Sandbox::new();
     let settings = sb.path("models.json");
     std::fs::write(&settings, json!({"models": [
@@ -215,9 +217,7 @@ async fn the_pinned_codex_accepts_the_generated_catalog() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unknown_model_fails_at_once_with_a_readable_message() {
-    let Some(codex) = codex_bin() else { return };
+async fn an_unknown_model_fails_at_once_with_a_readable_message(codex: Codex) {
     let up = FakeUpstream::start().await;
     let sb = Sandbox::new();
     let settings = sb.path("models.json");
@@ -268,4 +268,33 @@ async fn an_unknown_model_fails_at_once_with_a_readable_message() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert!(up.requests().is_empty());
+}
+
+/// The releases the tests name are the ones tests/e2e pins (and its lock file installs).
+#[test]
+fn the_pinned_codex_releases_are_the_ones_the_tests_name() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    let pkg: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("package.json")).unwrap()).unwrap();
+    let mut pinned: Vec<(String, String)> = pkg["dependencies"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("codex-"))
+        .map(|(k, v)| (k[6..].to_string(), v.as_str().unwrap().to_string()))
+        .collect();
+    pinned.sort();
+    let mut named: Vec<(String, String)> = common::codex::CODEX_VERSIONS
+        .iter()
+        .map(|v| (v.to_string(), format!("npm:@openai/codex@{v}")))
+        .collect();
+    named.sort();
+    assert_eq!(pinned, named);
+    let lock = std::fs::read_to_string(root.join("package-lock.json")).unwrap();
+    for v in common::codex::CODEX_VERSIONS {
+        assert!(
+            lock.contains(&format!("\"node_modules/codex-{v}\"")),
+            "package-lock.json installs Codex {v}"
+        );
+    }
 }

@@ -9,9 +9,14 @@ use common::fake::{FakeUpstream, Reply};
 use common::read_fixture;
 use serde_json::{json, Value};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn codex_keeps_claude_thinking_across_a_tool_loop() {
-    let Some(codex) = codex_bin() else { return };
+codex_e2e!(
+    codex_keeps_claude_thinking_across_a_tool_loop,
+    a_native_responses_model_keeps_custom_tools_and_reasoning_items,
+    codex_runs_on_the_chatgpt_passthrough,
+    codex_compacts_mid_task_on_every_byok_route_and_finishes,
+);
+
+async fn codex_keeps_claude_thinking_across_a_tool_loop(codex: Codex) {
     let up = FakeUpstream::start().await;
     let sb = Sandbox::new();
     let settings = sb.path("models.json");
@@ -125,9 +130,7 @@ async fn codex_keeps_claude_thinking_across_a_tool_loop() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_native_responses_model_keeps_custom_tools_and_reasoning_items() {
-    let Some(codex) = codex_bin() else { return };
+async fn a_native_responses_model_keeps_custom_tools_and_reasoning_items(codex: Codex) {
     let up = FakeUpstream::start().await;
     let sb = Sandbox::new();
     let settings = sb.path("models.json");
@@ -203,9 +206,7 @@ async fn a_native_responses_model_keeps_custom_tools_and_reasoning_items() {
     assert_eq!(output["call_id"], "call_native_patch");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn codex_runs_on_the_chatgpt_passthrough() {
-    let Some(codex) = codex_bin() else { return };
+async fn codex_runs_on_the_chatgpt_passthrough(codex: Codex) {
     let backend = FakeUpstream::start().await;
     let sb = Sandbox::new();
     let settings = sb.path("models.json");
@@ -312,9 +313,7 @@ async fn codex_runs_on_the_chatgpt_passthrough() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn codex_compacts_mid_task_on_every_byok_route_and_finishes() {
-    let Some(codex) = codex_bin() else { return };
+async fn codex_compacts_mid_task_on_every_byok_route_and_finishes(codex: Codex) {
     const CMD: &str = "echo compacted-run > ran.txt";
     for route in ["chat", "anthropic", "responses"] {
         let up = FakeUpstream::start().await;

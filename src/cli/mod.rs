@@ -70,8 +70,10 @@ pub enum Command {
     /// Write the model catalog for Codex and print its path
     Generate,
     /// Make Codex use codex-shim by default: start the shim and edit $CODEX_HOME/config.toml safely
+    /// (a config.toml it cannot edit is refused before anything starts)
     Enable,
-    /// Undo `enable` (the original config.toml comes back byte for byte) and stop the shim
+    /// Undo `enable` (the original config.toml comes back byte for byte; only what `enable`
+    /// recorded adding is ever removed) and stop the shim
     Disable,
     /// Open the web UI in your browser (starts the shim if needed)
     Ui,

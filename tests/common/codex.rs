@@ -1,28 +1,71 @@
-//! Driving the real Codex CLI (`@openai/codex@0.169.0`, pinned in `tests/e2e`) through the shim:
-//! a sandbox per test (its own HOME, CODEX_HOME, CODEX_SHIM_HOME and port), and the upstream
-//! streams the end-to-end tests script.
+//! Driving the real Codex CLI through the shim: every end-to-end scenario runs on each pinned
+//! Codex release ([`CODEX_VERSIONS`], installed by `npm ci --prefix tests/e2e`), a sandbox per test
+//! (its own HOME, CODEX_HOME, CODEX_SHIM_HOME and port), and the upstream streams the tests script.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{json, Value};
 
-/// The pinned Codex binary, or `None` (the test then says how to install it; CI requires it).
-pub fn codex_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("CODEX_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules/.bin/codex")
-        });
-    if path.exists() {
-        return Some(path);
+/// The Codex releases the end-to-end tests pin: the newest first, then one older. Each is an npm
+/// alias `codex-<version>` in tests/e2e/package.json; [`codex_e2e!`] makes one test per version.
+pub const CODEX_VERSIONS: [&str; 2] = ["0.171.0", "0.169.0"];
+
+/// One pinned Codex CLI.
+#[derive(Debug, Clone)]
+pub struct Codex {
+    pub version: &'static str,
+    pub bin: PathBuf,
+}
+
+impl AsRef<Path> for Codex {
+    fn as_ref(&self) -> &Path {
+        &self.bin
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Codex {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.bin.as_os_str()
+    }
+}
+
+/// The pinned Codex `version`, or `None` (the test then says how to install it; CI requires it).
+pub fn codex_bin(version: &'static str) -> Option<Codex> {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "tests/e2e/node_modules/codex-{version}/bin/codex.js"
+    ));
+    if bin.exists() {
+        return Some(Codex { version, bin });
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "CI must run the end-to-end tests: `npm ci --prefix tests/e2e` installs Codex"
+        "CI must run the end-to-end tests: `npm ci --prefix tests/e2e` installs Codex {version}"
     );
-    eprintln!("skipping: the pinned Codex CLI is not installed; run `npm ci --prefix tests/e2e`");
+    eprintln!("skipping: Codex {version} is not installed; run `npm ci --prefix tests/e2e`");
     None
+}
+
+/// Declares each `async fn scenario(codex: Codex)` as one test per pinned Codex release, named
+/// `scenario::codex_0_171` and `scenario::codex_0_169` (`cargo test codex_0_171` runs one release).
+#[macro_export]
+macro_rules! codex_e2e {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn codex_0_171() {
+                if let Some(codex) = $crate::common::codex::codex_bin("0.171.0") {
+                    super::$scenario(codex).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn codex_0_169() {
+                if let Some(codex) = $crate::common::codex::codex_bin("0.169.0") {
+                    super::$scenario(codex).await
+                }
+            }
+        }
+    )+};
 }
 
 /// A sandbox: its own HOME, CODEX_HOME and CODEX_SHIM_HOME, and a free port.
@@ -183,7 +226,7 @@ pub fn message_item(text: &str) -> Value {
 pub async fn codex_exec(
     sb: &Sandbox,
     settings: &Path,
-    codex: &Path,
+    codex: &Codex,
     model: &str,
     prompt: &str,
     env: &[(&str, &str)],
@@ -204,7 +247,7 @@ pub async fn codex_exec(
     );
     cmd.arg(sb.path("work"))
         .arg(prompt)
-        .env("CODEX_SHIM_CODEX_BIN", codex);
+        .env("CODEX_SHIM_CODEX_BIN", &codex.bin);
     for (k, v) in env {
         cmd.env(k, v);
     }
