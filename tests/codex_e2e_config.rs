@@ -55,21 +55,7 @@ async fn enable_and_model_use_make_plain_codex_use_the_shim_and_disable_restores
         &json!({"cmd": "echo plain > plain.txt"}).to_string(),
     ));
     up.push(Reply::text(&["Plain Codex used the shim."]));
-    let out = tokio::process::Command::new(&codex)
-        .args([
-            "exec",
-            "--skip-git-repo-check",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "-C",
-        ])
-        .arg(sb.path("work"))
-        .arg("Write plain.txt")
-        .env("CODEX_HOME", sb.path("codex-home"))
-        .env("HOME", sb.path("home"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = plain_codex(&codex, &sb, "Write plain.txt").await;
     assert!(out.status.success(), "{}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Plain Codex used the shim."),

@@ -76,6 +76,18 @@ fn compressed_reply(content_type: &str, encoding: &str, body: &str) -> Vec<commo
     vec![write(head), write(bytes)]
 }
 
+/// A shim with a chat model `chat` and a native Responses model `native`, both on `up`.
+async fn two_routes(up: &RawUpstream) -> Shim {
+    Shim::start(
+        json!([
+            {"model": "up", "slug": "chat", "provider": "generic-chat-completion-api", "base_url": up.base_url()},
+            {"model": "up", "slug": "native", "provider": "openai", "base_url": up.base_url(), "apiKey": "k", "wireApi": "responses"}
+        ]),
+        |_| {},
+    )
+    .await
+}
+
 fn output_text(events: &[Value]) -> String {
     events
         .iter()
@@ -129,14 +141,7 @@ async fn codex_gets_plain_unbuffered_events_and_upstreams_are_asked_for_plain_by
 async fn a_compressing_upstream_is_decoded_on_every_route() {
     for encoding in ["gzip", "zstd"] {
         let up = RawUpstream::start().await;
-        let shim = Shim::start(
-            json!([
-                {"model": "up", "slug": "chat", "provider": "generic-chat-completion-api", "base_url": up.base_url()},
-                {"model": "up", "slug": "native", "provider": "openai", "base_url": up.base_url(), "apiKey": "k", "wireApi": "responses"}
-            ]),
-            |_| {},
-        )
-        .await;
+        let shim = two_routes(&up).await;
         up.push(compressed_reply(
             "text/event-stream",
             encoding,
@@ -179,14 +184,7 @@ async fn a_compressing_upstream_is_decoded_on_every_route() {
 #[tokio::test]
 async fn an_encoding_the_shim_cannot_read_is_a_clear_error() {
     let up = RawUpstream::start().await;
-    let shim = Shim::start(
-        json!([
-            {"model": "up", "slug": "chat", "provider": "generic-chat-completion-api", "base_url": up.base_url()},
-            {"model": "up", "slug": "native", "provider": "openai", "base_url": up.base_url(), "apiKey": "k", "wireApi": "responses"}
-        ]),
-        |_| {},
-    )
-    .await;
+    let shim = two_routes(&up).await;
     up.push(compressed_reply("text/event-stream", "br", &chat_sse("x")));
     let events = parse_sse(&post(&shim, "chat").await.text().await.unwrap());
     let last = events.last().unwrap();

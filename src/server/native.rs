@@ -206,6 +206,28 @@ impl NativeCall {
     }
 }
 
+/// Logs a call that failed before its reply could be passed on, and answers Codex with `f`.
+fn failed(
+    state: &AppState,
+    call: &NativeCall,
+    route: &'static str,
+    started: Instant,
+    upstream_status: Option<u16>,
+    f: &Failure,
+) -> Response {
+    super::Summary {
+        model: call.slug.clone(),
+        route,
+        upstream_status,
+        outcome: "failed".into(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: Some(f.message.clone()),
+        ..Default::default()
+    }
+    .emit(&state.events);
+    failure_response(f, &call.slug, call.stream)
+}
+
 /// Sends the call and streams the reply back.
 pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response {
     let busy = state.in_flight.enter();
@@ -229,16 +251,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
                     e.without_url()
                 )),
             );
-            super::Summary {
-                model: call.slug.clone(),
-                route,
-                outcome: "failed".into(),
-                duration_ms: started.elapsed().as_millis() as u64,
-                error: Some(f.message.clone()),
-                ..Default::default()
-            }
-            .emit(&state.events);
-            return failure_response(&f, &call.slug, call.stream);
+            return failed(&state, &call, route, started, None, &f);
         }
     };
     let status = resp.status().as_u16();
@@ -290,17 +303,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         return failure_response(&f, &call.slug, call.stream);
     }
     if let Some(f) = super::upstream::undecoded_encoding(&resp, &call.who) {
-        super::Summary {
-            model: call.slug.clone(),
-            route,
-            upstream_status: Some(status),
-            outcome: "failed".into(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            error: Some(f.message.clone()),
-            ..Default::default()
-        }
-        .emit(&state.events);
-        return failure_response(&f, &call.slug, call.stream);
+        return failed(&state, &call, route, started, Some(status), &f);
     }
     let mut headers = HeaderMap::new();
     for (name, value) in resp.headers() {
