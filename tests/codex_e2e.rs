@@ -191,6 +191,13 @@ async fn the_pinned_codex_accepts_the_generated_catalog(codex: Codex) {
             .await
             .unwrap();
         assert!(out.status.success(), "{}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(
+            !stderr.contains("fallback") && !stderr.contains("catalog"),
+            "Codex {} reads the catalog without a word: {}",
+            codex.version,
+            show(&out)
+        );
         let listed: Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
         let models = listed["models"].as_array().unwrap();
