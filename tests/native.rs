@@ -195,3 +195,56 @@ async fn deltas_pass_byte_for_byte_and_the_log_keeps_outcome_and_usage() {
         "{summary}"
     );
 }
+
+/// A tool call the upstream commits although the output-token limit cut it (status
+/// `incomplete`) never reaches Codex; the upstream's `response.incomplete` stands.
+#[tokio::test]
+async fn a_cut_tool_call_from_a_native_upstream_is_not_passed_on() {
+    let up = FakeUpstream::start().await;
+    let shim = Shim::start(settings(&up), |_| {}).await;
+    let whole = json!({"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}", "status": "completed"});
+    let cut = json!({"type": "function_call", "id": "fc_2", "call_id": "c2", "name": "exec_command", "arguments": "{\"cmd\":\"rm -", "status": "incomplete"});
+    let r = |status: &str, output: Value| {
+        json!({"id": "resp_up", "object": "response", "model": "o4-mini", "status": status, "output": output,
+        "incomplete_details": {"reason": "max_output_tokens"}})
+    };
+    let evs = [
+        json!({"type": "response.created", "response": r("in_progress", json!([]))}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": whole}),
+        json!({"type": "response.output_item.added", "output_index": 1, "item": cut}),
+        json!({"type": "response.output_item.done", "output_index": 1, "item": cut}),
+        json!({"type": "response.incomplete", "response": r("incomplete", json!([whole, cut]))}),
+    ];
+    up.push(Reply::sse(
+        &evs.iter()
+            .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+            .collect::<String>(),
+    ));
+    let text = client()
+        .post(shim.url("/v1/responses"))
+        .json(&json!({"model": "o4", "stream": true, "input": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = parse_sse(&text);
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done")
+        .map(|e| &e["item"])
+        .collect();
+    assert_eq!(
+        done,
+        [&whole],
+        "only the complete call is committed: {text}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.incomplete");
+    assert_eq!(
+        last["response"]["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
+    assert!(matches!(classify(&events), Outcome::Fatal(_)));
+}

@@ -4,7 +4,8 @@
 //!   the target rejects removed);
 //! - the ChatGPT reply streams back byte for byte, with the backend's status, `Retry-After` and
 //!   headers (rate-limit headers feed Codex's UI); a BYOK reply gets the slug written back as its
-//!   model, event by event;
+//!   model, event by event, and a tool call the upstream commits as `incomplete` (cut by its
+//!   output-token limit) is not passed on, so Codex never runs it;
 //! - a side parser reads usage for the one log line per request without touching the bytes.
 //!
 //! Dropping the reply (Codex went away) drops the upstream stream, which cancels the request.
@@ -23,7 +24,7 @@ use super::responses::failure_response;
 use super::AppState;
 use crate::chatgpt::{self, Login};
 use crate::settings::{ModelConfig, ResolvedModel};
-use crate::translate::native::{prepare_body, rewrite_model, Target};
+use crate::translate::native::{cut_call, prepare_body, rewrite_model, Target};
 use crate::translate::sse::{frame, SseParser};
 use crate::translate::Failure;
 
@@ -454,6 +455,10 @@ impl Sniffer {
 
     fn rewrite(&mut self, data: &str, name: Option<&str>) -> String {
         self.observe(data);
+        if let Some(tool) = cut_call(data) {
+            tracing::warn!(model = %self.slug, %tool, "the upstream committed a tool call it cut off; it is not passed on to run");
+            return String::new();
+        }
         // Only events that name a model are parsed and rewritten (created, in_progress and the
         // terminal ones); text deltas, nearly all of a stream, pass as they are. `"model"` cannot
         // occur inside a JSON string (its quotes would be escaped), so nothing is missed.

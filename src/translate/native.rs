@@ -98,6 +98,24 @@ pub fn rewrite_model(v: &mut Value, slug: &str) -> bool {
     nested || top
 }
 
+/// The tool call a reply event commits although it is incomplete (a `response.output_item.done`
+/// whose `function_call` or `custom_tool_call` has status `incomplete`: the output-token limit cut
+/// its arguments). Codex would run it; such an event is not passed on. Returns the call's name.
+/// Cheap for every other event: only one naming both strings is parsed.
+pub fn cut_call(data: &str) -> Option<String> {
+    if !data.contains("\"response.output_item.done\"") || !data.contains("\"incomplete\"") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(data).ok()?;
+    let item = &v["item"];
+    let is_call = matches!(
+        item["type"].as_str(),
+        Some("function_call" | "custom_tool_call")
+    );
+    (v["type"] == "response.output_item.done" && is_call && item["status"] == "incomplete")
+        .then(|| item["name"].as_str().unwrap_or_default().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +160,30 @@ mod tests {
         assert_eq!(b["client_metadata"], json!({"x": "y"}));
         assert_eq!(b["input"][0]["id"], "msg_1");
         assert!(!b.to_string().contains(PREFIX));
+    }
+
+    #[test]
+    fn only_a_committed_incomplete_call_is_cut() {
+        let done = |item: Value| {
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item})
+                .to_string()
+        };
+        let cut = done(
+            json!({"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\": \"ec", "status": "incomplete"}),
+        );
+        assert_eq!(cut_call(&cut).as_deref(), Some("exec_command"));
+        let patch = done(
+            json!({"type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin", "status": "incomplete"}),
+        );
+        assert_eq!(cut_call(&patch).as_deref(), Some("apply_patch"));
+        for kept in [
+            done(json!({"type": "function_call", "name": "f", "arguments": "{}", "status": "completed"})),
+            done(json!({"type": "message", "status": "incomplete", "content": []})),
+            json!({"type": "response.incomplete", "response": {"status": "incomplete"}}).to_string(),
+            json!({"type": "response.output_text.delta", "delta": "\"response.output_item.done\" \"incomplete\""}).to_string(),
+        ] {
+            assert_eq!(cut_call(&kept), None, "{kept}");
+        }
     }
 
     #[test]
