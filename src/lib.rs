@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod desktop;
 pub mod keys;
 pub mod launch;
+pub mod login_item;
 pub mod logtail;
 pub mod patch;
 pub mod paths;

@@ -29,6 +29,8 @@ struct MenuModel {
     models: Vec<(String, String)>,
     active: Option<String>,
     autostart: bool,
+    /// Why this copy cannot start at login (it is not the installed app), if so.
+    autostart_blocked: Option<String>,
     /// The "Patch Codex Desktop…" item's label, which says when an update undid the patch.
     patch_label: String,
 }
@@ -60,6 +62,8 @@ struct Shell {
     token: String,
     /// Whether the app starts at login (mirrors the OS setting; updated when toggled).
     autostart: Mutex<bool>,
+    /// What a login item starts (the installed app), or why this copy cannot have one.
+    login_item: Result<std::path::PathBuf, String>,
     /// The patch item's label: refreshed by the watcher thread, since working it out may read
     /// the whole app.asar (never on the main thread, never before the first menu).
     patch_label: Mutex<String>,
@@ -181,6 +185,7 @@ fn menu_model(shell: &Shell) -> MenuModel {
         models,
         active: active::active_model(&state.places(), &settings, passthrough),
         autostart: *shell.autostart.lock().unwrap(),
+        autostart_blocked: shell.login_item.as_ref().err().cloned(),
         patch_label: shell.patch_label.lock().unwrap().clone(),
     }
 }
@@ -255,9 +260,13 @@ fn build_menu(app: &AppHandle, m: &MenuModel) -> tauri::Result<Menu<Wry>> {
     items.push(Box::new(CheckMenuItem::with_id(
         app,
         "autostart",
-        "Start at login",
-        true,
-        m.autostart,
+        if m.autostart_blocked.is_some() {
+            "Start at login (needs the installed app)"
+        } else {
+            "Start at login"
+        },
+        m.autostart_blocked.is_none(),
+        m.autostart && m.autostart_blocked.is_none(),
         None::<&str>,
     )?));
     items.push(Box::new(MenuItem::with_id(
@@ -330,6 +339,11 @@ fn on_menu(app: &AppHandle, shell: &Arc<Shell>, id: &str) {
                 move_to_port(shell, port);
             }
         }
+        "autostart" if shell.login_item.is_err() => {
+            if let Err(why) = &shell.login_item {
+                tracing::warn!("{why}");
+            }
+        }
         "autostart" => {
             use tauri_plugin_autostart::ManagerExt;
             let launcher = app.autolaunch();
@@ -393,6 +407,7 @@ fn main() {
         patch_label: Mutex::new(patch_label(&codex_shim::patch::Status::NotInstalled)),
         token,
         autostart: Mutex::new(false),
+        login_item: codex_shim::login_item::for_this_process(),
     });
 
     tauri::Builder::default()
@@ -401,8 +416,10 @@ fn main() {
             let shell = shell.clone();
             move |app, _argv, _cwd| open_ui(app, &shell, "models")
         }))
+        // On macOS a login item names the installed bundle (/Applications/codex-shim.app), which
+        // only the AppleScript launcher registers; a launch agent would name the binary inside it.
         .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            tauri_plugin_autostart::MacosLauncher::AppleScript,
             None,
         ))
         .setup({
@@ -423,7 +440,9 @@ fn main() {
                 let menu = build_menu(app.handle(), &initial)?;
                 let events_shell = shell.clone();
                 TrayIconBuilder::with_id(TRAY_ID)
-                    .icon(app.default_window_icon().cloned().expect("the bundle icon"))
+                    // The monochrome template mark (macOS tints it for the menu bar), not the
+                    // coloured app icon the bundle carries.
+                    .icon(tauri::include_image!("../icons/tray-template.png"))
                     .icon_as_template(true)
                     .tooltip("codex-shim")
                     .menu(&menu)

@@ -24,6 +24,9 @@ struct Run {
     dir: tempfile::TempDir,
     config: PathBuf,
     port: u16,
+    /// The app binary the probe starts: the cargo build, unless [`Run::install`] put a copy
+    /// where an installed app lives.
+    app: PathBuf,
 }
 
 impl Run {
@@ -61,7 +64,22 @@ impl Run {
             .local_addr()
             .unwrap()
             .port();
-        Some(Run { dir, config, port })
+        Some(Run {
+            dir,
+            config,
+            port,
+            app: env!("CARGO_BIN_EXE_codex-shim-tray").into(),
+        })
+    }
+
+    /// Runs a copy of the app from `<tmp>/usr/bin`, as the .deb installs it (a cargo build may
+    /// not start at login).
+    fn install(mut self) -> Self {
+        let bin = self.dir.path().join("usr/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        self.app = bin.join("codex-shim-tray");
+        std::fs::copy(env!("CARGO_BIN_EXE_codex-shim-tray"), &self.app).unwrap();
+        self
     }
 
     fn env(&self, cmd: &mut Command) {
@@ -106,7 +124,7 @@ kill $A 2>/dev/null; wait $A; echo "app=$?""#,
             "-c",
             &script,
         ])
-        .env("APP", env!("CARGO_BIN_EXE_codex-shim-tray"))
+        .env("APP", &self.app)
         .env("REPORT", d.join("report.json"))
         .env("PROBE_LOG", d.join("probe.log"))
         .env("APP_LOG", d.join("app.log"));
@@ -135,7 +153,9 @@ fn labels(v: &serde_json::Value) -> Vec<&str> {
 
 #[test]
 fn the_tray_lists_the_models_switches_one_and_quits() {
-    let Some(run) = Run::new() else { return };
+    let Some(run) = Run::new().map(Run::install) else {
+        return;
+    };
     let report = run.probe("main");
     let port = run.port;
     let labels = labels(&report["labels"]);
@@ -161,6 +181,11 @@ fn the_tray_lists_the_models_switches_one_and_quits() {
         !report["autostart_files"].as_array().unwrap().is_empty(),
         "Start at login writes an autostart entry: {report}"
     );
+    let exec = report["autostart_exec"][0].as_str().unwrap_or_default();
+    assert!(
+        exec.contains(&run.app.display().to_string()),
+        "the entry starts the installed app: {report}"
+    );
     assert_eq!(
         report["autostart_off"], true,
         "and unchecking removes it: {report}"
@@ -184,6 +209,12 @@ fn a_port_held_by_another_program_is_left_for_the_next_free_one() {
     let before = labels(&report["before"]);
     assert!(
         before.contains(&format!("Port {} is in use by another program", run.port).as_str()),
+        "{before:?}"
+    );
+    // This run is the cargo build itself: it offers no login item.
+    assert!(
+        before.contains(&"Start at login (needs the installed app)")
+            && !before.contains(&"Start at login"),
         "{before:?}"
     );
     let offer = before
@@ -288,7 +319,10 @@ fn a_screenshot_of_the_open_menu() {
         eprintln!("skipping: needs {missing}");
         return;
     }
-    let Some(run) = Run::new() else { return };
+    // The installed app, as a user sees it.
+    let Some(run) = Run::new().map(Run::install) else {
+        return;
+    };
     // The README's models, with Claude active.
     std::fs::write(
         run.dir.path().join("models.json"),
@@ -319,7 +353,7 @@ fn a_screenshot_of_the_open_menu() {
     ])
     .arg(&script)
     .arg(&shot)
-    .env("APP", env!("CARGO_BIN_EXE_codex-shim-tray"));
+    .env("APP", &run.app);
     run.env(&mut cmd);
     let out = cmd.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();

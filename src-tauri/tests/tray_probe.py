@@ -129,6 +129,8 @@ async def main():
     while not glob.glob(autostart) and time.time() < deadline:
         await asyncio.sleep(0.05)
     report["autostart_files"] = [os.path.basename(f) for f in glob.glob(autostart)]
+    report["autostart_exec"] = [l.strip() for f in glob.glob(autostart)
+                                for l in open(f) if l.startswith("Exec=")]
     deadline = time.time() + 10
     items = await layout(bus, app, menu)
     while not any(i["checked"] for i in items if i["label"] == "Start at login") and time.time() < deadline:
