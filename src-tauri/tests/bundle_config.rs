@@ -82,11 +82,11 @@ fn the_bundle_is_on_for_macos_and_linux_with_a_stable_identity() {
         .map(|p| p.parse().unwrap())
         .collect();
     assert!(min >= vec![11, 0], "{min:?}");
-    assert!(b["linux"]["deb"]["depends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d.as_str().unwrap().contains("appindicator")));
+    // Ad-hoc signed: Apple silicon runs no unsigned code, and an unsigned download is "damaged".
+    assert_eq!(b["macOS"]["signingIdentity"], "-");
+    // The Tauri CLI adds the tray's appindicator and WebKitGTK to the .deb's Depends itself
+    // (scripts/bundle-linux checks the built package).
+    assert_eq!(b["linux"]["deb"]["section"], "devel");
 }
 
 #[test]
