@@ -25,10 +25,12 @@ pub mod login_item;
 pub mod logtail;
 pub mod patch;
 pub mod paths;
+pub mod prices;
 pub mod protocol;
 pub mod secrets;
 pub mod server;
 pub mod settings;
+pub mod store;
 pub mod translate;
 
 /// The version reported by `/health` and `--version`.

@@ -18,7 +18,9 @@
 //! Prints a table and writes target/bench/streaming.json. This is a benchmark, not a test: the
 //! targets are printed next to the numbers, never asserted.
 
+mod ledger;
 mod litellm;
+mod shim;
 mod upstream;
 
 use std::sync::Arc;
@@ -333,39 +335,16 @@ async fn main() {
         {"model": "claude-sonnet-4-5", "slug": "bench-claude", "provider": "anthropic", "baseUrl": format!("http://{upstream}"), "apiKey": "k"},
         {"model": "m", "slug": "bench-native", "provider": "openai", "wireApi": "responses", "base_url": format!("http://{upstream}/v1"), "apiKey": "k"}
     ]).to_string()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     // BENCH_SHIM_BIN compares another build (say, an older commit's) against the same upstream.
     let bin =
         std::env::var("BENCH_SHIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_codex-shim").into());
-    let mut shim = std::process::Command::new(&bin)
-        .args([
-            "serve",
-            "--port",
-            &port.to_string(),
-            "--settings",
-            settings.to_str().unwrap(),
-        ])
-        .env("HOME", dir.path())
-        .env("CODEX_SHIM_HOME", dir.path().join("state"))
-        .env("CODEX_HOME", dir.path().join("codex"))
-        .env("CODEX_SHIM_DISABLE_CHATGPT", "1")
-        .env("CODEX_SHIM_LOG", "warn")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the release codex-shim binary");
-    let pid = shim.id();
-    let t = Instant::now();
-    while codex_shim::daemon::health(port).is_none() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the shim did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let shim = shim::ShimProc::start(&bin, &settings, dir.path(), true).await;
+    // The same binary with the usage ledger off: at 64 streams, what the ledger itself costs.
+    let bare_dir = tempfile::tempdir().unwrap();
+    // BENCH_LEDGER_CHECK=on starts it with the ledger on too: an A/A run shows the noise floor.
+    let aa = std::env::var("BENCH_LEDGER_CHECK").is_ok_and(|v| v == "on");
+    let bare = shim::ShimProc::start(&bin, &settings, bare_dir.path(), aa).await;
+    let pid = shim.pid;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = status_kib(pid, "VmRSS:") / 1024.0;
 
@@ -379,7 +358,7 @@ async fn main() {
         v["stream"] = json!(true);
         Bytes::from(serde_json::to_vec(&v).unwrap())
     };
-    let shim_url = format!("http://127.0.0.1:{port}/v1/responses");
+    let shim_url = shim.url.clone();
     let proxy = match litellm::find() {
         Some(bin) => match litellm::LiteLlm::start(&bin, upstream).await {
             Ok(p) => Some(p),
@@ -431,9 +410,7 @@ async fn main() {
     println!("| route | conc | path | TTFB p50 | TTFB p99 | total p50 | total p99 | streams/s | events/s | proxy CPU/req |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for (route, slug, direct_url, req) in cases {
-        let only: Vec<usize> = std::env::var("BENCH_LEVELS")
-            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-            .unwrap_or_default();
+        let only = only_levels();
         let levels: &[usize] = if req.as_object() == large.as_object() {
             &[1, 16, 64]
         } else {
@@ -505,8 +482,21 @@ async fn main() {
         }
     }
     let peak_rss = status_kib(pid, "VmHWM:") / 1024.0;
-    let _ = shim.kill();
-    let _ = shim.wait();
+    let ledger_cost = if only_levels().is_empty() || only_levels().contains(&64) {
+        ledger::cost(
+            &client,
+            &shim,
+            &bare,
+            &body_for(&normal, "bench-chat"),
+            secs.min(3.0),
+        )
+        .await
+    } else {
+        Value::Null
+    };
+    drop(shim);
+    drop(bare);
+    let recorded = shim::ledger_rows(dir.path());
     let litellm_rss = proxy
         .as_ref()
         .map(|l| status_kib(l.pid(), "VmHWM:") / 1024.0);
@@ -528,6 +518,7 @@ async fn main() {
         );
     }
     println!("\nshim RSS: {idle_rss:.1} MiB idle, {peak_rss:.1} MiB peak");
+    println!("usage ledger: {recorded} rows written during the run");
     if rows.iter().any(|r| r.get("litellm").is_some()) {
         println!("\n| route | conc | LiteLLM TTFB p50 | streams/s direct / shim / LiteLLM | shim ÷ LiteLLM | LiteLLM errors |");
         println!("|---|---:|---:|---:|---:|---:|");
@@ -610,7 +601,7 @@ async fn main() {
     let out = json!({
         "date": chrono_like_now(), "machine": uname(), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "events_per_stream": n_events, "event_bytes": size, "seconds_per_cell": secs,
-        "rows": rows, "rss_idle_mib": idle_rss, "rss_peak_mib": peak_rss, "litellm_rss_peak_mib": litellm_rss,
+        "rows": rows, "ledger_rows": recorded, "ledger_cost": ledger_cost, "rss_idle_mib": idle_rss, "rss_peak_mib": peak_rss, "litellm_rss_peak_mib": litellm_rss,
         "translation_ms": costs.iter().map(|(n, ms)| json!({"what": n, "ms": ms})).collect::<Vec<_>>(),
         "targets": targets.iter().map(|(n, met, v)| json!({"target": n, "value": v, "met": met})).collect::<Vec<_>>(),
     });
@@ -625,6 +616,13 @@ async fn main() {
     )
     .unwrap();
     println!("\nwrote {}", path.join("streaming.json").display());
+}
+
+/// BENCH_LEVELS: the concurrency levels to run (all when empty).
+fn only_levels() -> Vec<usize> {
+    std::env::var("BENCH_LEVELS")
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 fn uname() -> String {

@@ -397,6 +397,8 @@ fn main() {
         reload_from: Some(source),
         catalog_path: std::path::absolute(paths::catalog_file()).ok(),
         ui_token: Some(token.clone()),
+        ledger: codex_shim::server::ledger_enabled_from_env()
+            .then(|| paths::state_dir().join(codex_shim::store::FILE_NAME)),
         ..Default::default()
     };
     let state = Arc::new(AppState::new(settings, options));

@@ -2,6 +2,7 @@
 
 mod key_cmd;
 mod patch_cmd;
+mod usage_cmd;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ Examples:
   codex-shim key import             move plaintext keys from your settings into the keychain
   codex-shim app ~/code/project     enable, then open Codex Desktop on a project
   codex-shim ui                     open the web UI: models, keys, live request log
+  codex-shim usage --days 30        tokens and cost per day and model (--json for scripts)
   codex-shim patch-app --dry-run    show how Codex Desktop would be patched to list your models
   codex-shim patch-app --quit       patch it (quitting it first); undo with restore-app
   codex-shim --settings ./models.json start
@@ -34,7 +36,8 @@ Examples:
 
 Settings: ~/.factory/settings.json (customModels) and ~/.codex-shim/models.json (models), merged;
 or only the file given by --settings / CODEX_SHIM_SETTINGS. State (catalog, pid, log) lives in
-CODEX_SHIM_HOME, else the platform data dir. Codex's login is read from CODEX_HOME (default
+CODEX_SHIM_HOME, else the platform data dir, with the usage ledger (codex-shim.db; kept for
+CODEX_SHIM_USAGE_RETENTION_DAYS, default 90; CODEX_SHIM_USAGE_LEDGER=off records nothing). Codex's login is read from CODEX_HOME (default
 ~/.codex); CODEX_SHIM_DISABLE_CHATGPT=1 turns the GPT-5.5 passthrough off. Log level: CODEX_SHIM_LOG.";
 
 /// Run Codex on any model: a local Responses API server that routes each model to its upstream.
@@ -109,6 +112,19 @@ pub enum Command {
     },
     /// List the configured models (same as `model list`)
     List,
+    /// What the recorded requests used and cost, per day and model (tests from the UI left out)
+    Usage {
+        /// Today and the days before it
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Only this model (its slug)
+        #[arg(long, value_name = "SLUG")]
+        model: Option<String>,
+        /// A JSON list of {day, slug, requests, input_tokens, cached_tokens, output_tokens,
+        /// reasoning_tokens, cost_usd}
+        #[arg(long)]
+        json: bool,
+    },
     /// Model commands
     Model {
         #[command(subcommand)]
@@ -268,6 +284,17 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                     Ok(1)
                 }
             }
+        }
+        Command::Usage { days, model, json } => {
+            // Prices come from the settings; without them the bundled table still prices.
+            let settings = load(&source).unwrap_or_else(|e| {
+                eprintln!("codex-shim: costs use the bundled prices only: {e}");
+                Settings::default()
+            });
+            let db = paths::state_dir().join(crate::store::FILE_NAME);
+            let rows = usage_cmd::rows(&db, &settings, days, model.as_deref())?;
+            usage_cmd::print(&rows, json, days)?;
+            Ok(0)
         }
         Command::Key { command } => match command {
             KeyCommand::Set { name } => key_cmd::set(&name),
@@ -501,6 +528,8 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
         reload_from: Some(source.clone()),
         catalog_path: Some(std::path::absolute(paths::catalog_file())?),
         ui_token: Some(paths::new_ui_token()?),
+        ledger: server::ledger_enabled_from_env()
+            .then(|| paths::state_dir().join(crate::store::FILE_NAME)),
         ..Default::default()
     };
     options.allowed_hosts = server::allowed_hosts(

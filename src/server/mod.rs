@@ -19,6 +19,7 @@ mod sink;
 mod ui;
 mod ui_desktop;
 mod ui_models;
+mod ui_usage;
 mod upstream;
 
 use std::collections::HashSet;
@@ -34,7 +35,7 @@ use crate::settings::Settings;
 
 pub use guard::{allowed_hosts, host_allowed};
 pub use log::Events;
-pub(crate) use log::Summary;
+pub(crate) use log::{RequestMeta, Summary};
 
 /// Largest request body accepted (Codex sends images inline as base64).
 pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -69,6 +70,35 @@ pub struct ServerOptions {
     pub ui_token: Option<String>,
     /// The Codex Desktop bundle the UI's patch wizard works on.
     pub desktop_app: std::path::PathBuf,
+    /// The usage ledger's database (`codex-shim.db` in the state dir for `serve` and the tray);
+    /// `None` records nothing.
+    pub ledger: Option<std::path::PathBuf>,
+    /// Days of ledger rows kept (`CODEX_SHIM_USAGE_RETENTION_DAYS`, default 90).
+    pub ledger_retention_days: u32,
+}
+
+/// Days of usage kept unless `CODEX_SHIM_USAGE_RETENTION_DAYS` says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+/// False when `CODEX_SHIM_USAGE_LEDGER=off` (or `0`, `false`): no usage is recorded.
+pub fn ledger_enabled_from_env() -> bool {
+    !matches!(
+        std::env::var("CODEX_SHIM_USAGE_LEDGER")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str(),
+        "off" | "0" | "false" | "no"
+    )
+}
+
+/// The retention from `CODEX_SHIM_USAGE_RETENTION_DAYS` (a positive whole number of days).
+pub fn retention_days_from_env() -> u32 {
+    std::env::var("CODEX_SHIM_USAGE_RETENTION_DAYS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|d| *d > 0)
+        .unwrap_or(DEFAULT_RETENTION_DAYS)
 }
 
 impl ServerOptions {
@@ -100,6 +130,8 @@ impl Default for ServerOptions {
             state_dir: crate::paths::state_dir(),
             ui_token: None,
             desktop_app: crate::desktop::default_app(),
+            ledger: None,
+            ledger_retention_days: retention_days_from_env(),
         }
     }
 }
@@ -165,15 +197,25 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds with static settings");
+        let mut events = Events::default();
+        events.ledger = options
+            .ledger
+            .clone()
+            .map(|path| crate::store::Ledger::start(path, options.ledger_retention_days));
         AppState {
             settings: std::sync::RwLock::new(Arc::new(settings)),
             settings_error: std::sync::RwLock::new(None),
             client,
             options,
-            events: Events::default(),
+            events,
             launcher: Arc::new(crate::launch::SystemLauncher),
             in_flight: InFlight::default(),
         }
+    }
+
+    /// The usage ledger, when this server keeps one.
+    pub fn ledger(&self) -> Option<&crate::store::Ledger> {
+        self.events.ledger.as_ref()
     }
 
     /// Publishes a request summary to live-log subscribers (none listening is fine).

@@ -58,6 +58,9 @@ pub(super) struct NativeCall {
     rewrite_to: Option<String>,
     chatgpt: bool,
     secrets: Vec<String>,
+    /// The upstream's name for the model (the ledger's `upstream_model`).
+    upstream_model: String,
+    meta: super::RequestMeta,
 }
 
 /// `Content-Type: application/json`, and an `Accept` for a stream or a JSON reply.
@@ -129,6 +132,8 @@ pub(super) fn chatgpt_call(
         rewrite_to: None,
         chatgpt: true,
         secrets: vec![login.access_token.clone()],
+        upstream_model: chatgpt::SLUG.to_string(),
+        meta: Default::default(),
     }
 }
 
@@ -182,6 +187,8 @@ pub(super) fn byok_call(
             .filter(|v| v.len() >= 8)
             .cloned()
             .collect(),
+        upstream_model: model.model.clone(),
+        meta: Default::default(),
     }
 }
 
@@ -193,6 +200,25 @@ fn host_of(url: &str) -> String {
 }
 
 impl NativeCall {
+    /// Records the call as coming in on `meta`'s endpoint (and as a test, from the UI).
+    pub(super) fn with_meta(mut self, meta: super::RequestMeta) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    /// A summary of this call, filled in by the caller.
+    fn summary(&self, route: &'static str, started: Instant) -> super::Summary {
+        super::Summary {
+            model: self.slug.clone(),
+            upstream_model: Some(self.upstream_model.clone()),
+            route,
+            endpoint: self.meta.endpoint,
+            is_test: self.meta.is_test,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..Default::default()
+        }
+    }
+
     /// Writes `slug` back as the reply's model (the compact endpoint answers in JSON, where the
     /// requested alias is what the client expects to see).
     pub(super) fn write_model_back(&mut self, slug: &str) {
@@ -217,14 +243,10 @@ fn failed(
     f: &Failure,
 ) -> Response {
     super::Summary {
-        model: call.slug.clone(),
-        route,
         upstream_status,
-        outcome: "failed".into(),
-        duration_ms: started.elapsed().as_millis() as u64,
-        error: Some(f.message.clone()),
-        ..Default::default()
+        ..call.summary(route, started)
     }
+    .failed(f)
     .emit(&state.events);
     failure_response(f, &call.slug, call.stream)
 }
@@ -259,27 +281,27 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
     if !resp.status().is_success() {
         let retry_after = resp.headers().get(RETRY_AFTER).cloned();
         let text = call.redact(resp.text().await.unwrap_or_default());
+        let f = if call.chatgpt && status == 401 {
+            Failure::invalid(format!(
+                "{}: the ChatGPT login was rejected (HTTP 401); {}",
+                call.who,
+                chatgpt::LOGIN_HINT
+            ))
+        } else {
+            Failure::from_http(
+                status,
+                &text,
+                retry_after.as_ref().and_then(|v| v.to_str().ok()),
+                &call.who,
+            )
+        };
         super::Summary {
-            model: call.slug.clone(),
-            route,
             upstream_status: Some(status),
-            outcome: "failed".into(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            ..Default::default()
+            ..call.summary(route, started)
         }
+        .failed(&f)
         .emit(&state.events);
-        if call.chatgpt {
-            if status == 401 {
-                return failure_response(
-                    &Failure::invalid(format!(
-                        "{}: the ChatGPT login was rejected (HTTP 401); {}",
-                        call.who,
-                        chatgpt::LOGIN_HINT
-                    )),
-                    &call.slug,
-                    call.stream,
-                );
-            }
+        if call.chatgpt && status != 401 {
             // The backend's own answer, as it sent it.
             let mut r = (
                 StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -295,12 +317,6 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
             }
             return r;
         }
-        let f = Failure::from_http(
-            status,
-            &text,
-            retry_after.as_ref().and_then(|v| v.to_str().ok()),
-            &call.who,
-        );
         return failure_response(&f, &call.slug, call.stream);
     }
     if let Some(f) = super::upstream::undecoded_encoding(&resp, &call.who) {
@@ -337,13 +353,13 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
             }
             _ => bytes,
         };
+        let usage = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("usage").cloned());
         super::Summary {
-            model: call.slug.clone(),
-            route,
             upstream_status: Some(status),
             outcome: "completed".into(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            ..Default::default()
+            ..call.summary(route, started).with_usage(usage.as_ref())
         }
         .emit(&state.events);
         let mut r = Response::new(Body::from(bytes));
@@ -354,14 +370,17 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
     let state0 = Sniffer {
         parser: SseParser::new(),
         rewrite_to: call.rewrite_to.clone(),
-        slug: call.slug.clone(),
-        route,
-        status,
+        summary: super::Summary {
+            upstream_status: Some(status),
+            ..call.summary(route, started)
+        },
         started,
         outcome: None,
         usage: None,
+        error: None,
         first_byte: None,
         events: state.events.clone(),
+        logged: false,
         _busy: busy,
     };
     // State: the upstream, the sniffer, whether the stream is over, and an end or error that
@@ -407,20 +426,31 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
     r
 }
 
-/// Watches (and, for BYOK, rewrites) the reply's events.
+/// Watches (and, for BYOK, rewrites) the reply's events, and writes the request's summary when
+/// the stream ends, breaks, or is dropped because the client went away (`cancelled`).
 struct Sniffer {
     parser: SseParser,
     rewrite_to: Option<String>,
-    slug: String,
-    route: &'static str,
-    status: u16,
+    /// The summary so far: model, route, status.
+    summary: super::Summary,
     started: Instant,
     outcome: Option<String>,
     usage: Option<Value>,
+    /// A failed response's error: its message and class.
+    error: Option<(String, &'static str)>,
     first_byte: Option<std::time::Duration>,
     events: super::Events,
+    logged: bool,
     /// Held until the body stream is dropped (finished, or the client went away).
     _busy: super::InFlightGuard,
+}
+
+impl Drop for Sniffer {
+    fn drop(&mut self) {
+        // A terminal event already seen stands (Codex hangs up right after it).
+        self.outcome.get_or_insert_with(|| "cancelled".into());
+        self.log();
+    }
 }
 
 impl Sniffer {
@@ -456,7 +486,7 @@ impl Sniffer {
     fn rewrite(&mut self, data: &str, name: Option<&str>) -> String {
         self.observe(data);
         if let Some(tool) = cut_call(data) {
-            tracing::warn!(model = %self.slug, %tool, "the upstream committed a tool call it cut off; it is not passed on to run");
+            tracing::warn!(model = %self.summary.model, %tool, "the upstream committed a tool call it cut off; it is not passed on to run");
             return String::new();
         }
         // Only events that name a model are parsed and rewritten (created, in_progress and the
@@ -501,25 +531,51 @@ impl Sniffer {
         {
             self.outcome = Some(kind.to_string());
             self.usage = v["response"].get("usage").cloned();
+            let error = &v["response"]["error"];
+            if kind == "failed" {
+                let class = match error["code"].as_str().unwrap_or_default() {
+                    "rate_limit_exceeded" => "rate_limited",
+                    "insufficient_quota" => "quota",
+                    "context_length_exceeded" => "context_length",
+                    "invalid_prompt" => "invalid_request",
+                    _ => "server_error",
+                };
+                let message = error["message"].as_str().unwrap_or("failed").to_string();
+                self.error = Some((message, class));
+            }
         }
     }
 
-    fn log(&self) {
-        let u = self.usage.clone().unwrap_or(Value::Null);
-        super::Summary {
-            model: self.slug.clone(),
-            route: self.route,
-            upstream_status: Some(self.status),
-            outcome: self
-                .outcome
-                .clone()
-                .unwrap_or_else(|| "ended without a terminal event".into()),
-            input_tokens: u["input_tokens"].as_u64().unwrap_or(0),
-            output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
-            ttfb_ms: self.first_byte.map(|d| d.as_millis() as u64),
-            duration_ms: self.started.elapsed().as_millis() as u64,
-            error: None,
+    /// Writes the summary, once.
+    fn log(&mut self) {
+        if std::mem::replace(&mut self.logged, true) {
+            return;
         }
-        .emit(&self.events);
+        let (outcome, error) = match self.outcome.as_deref() {
+            None => (
+                "failed",
+                Some((
+                    "the upstream stream ended without a terminal event".to_string(),
+                    "stream_error",
+                )),
+            ),
+            Some("cut") => (
+                "failed",
+                Some((
+                    "the upstream connection broke mid-stream".to_string(),
+                    "stream_error",
+                )),
+            ),
+            Some(o) => (o, self.error.clone()),
+        };
+        let mut summary = std::mem::take(&mut self.summary).with_usage(self.usage.as_ref());
+        summary.outcome = outcome.to_string();
+        summary.ttfb_ms = self.first_byte.map(|d| d.as_millis() as u64);
+        summary.duration_ms = self.started.elapsed().as_millis() as u64;
+        if let Some((message, class)) = error {
+            summary.error = Some(message);
+            summary.error_class = Some(class);
+        }
+        summary.emit(&self.events);
     }
 }

@@ -43,6 +43,13 @@ impl Endpoint {
             Endpoint::Compact => "/responses/compact",
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Responses => "responses",
+            Endpoint::Compact => "compact",
+        }
+    }
 }
 
 /// What the compact endpoint asks a translated upstream for.
@@ -55,7 +62,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    route(state, &headers, &body, Endpoint::Responses).await
+    route(state, &headers, &body, Endpoint::Responses, false).await
 }
 
 pub(super) async fn compact(
@@ -63,7 +70,26 @@ pub(super) async fn compact(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    route(state, &headers, &body, Endpoint::Compact).await
+    route(state, &headers, &body, Endpoint::Compact, false).await
+}
+
+/// One request from the UI's Test button: the real route, recorded as a test.
+pub(super) async fn test(state: Arc<AppState>, body: &[u8]) -> Response {
+    route(state, &HeaderMap::new(), body, Endpoint::Responses, true).await
+}
+
+/// Answers a request refused before any upstream was asked, recording it (route `none`).
+fn refuse(state: &AppState, slug: &str, meta: super::RequestMeta, f: &Failure) -> Response {
+    super::Summary {
+        model: slug.to_string(),
+        route: "none",
+        endpoint: meta.endpoint,
+        is_test: meta.is_test,
+        ..Default::default()
+    }
+    .failed(f)
+    .emit(&state.events);
+    error_response(f)
 }
 
 /// A compact request for a translated upstream: the conversation plus a summary instruction,
@@ -93,38 +119,45 @@ async fn route(
     headers: &HeaderMap,
     body: &[u8],
     endpoint: Endpoint,
+    is_test: bool,
 ) -> Response {
+    let meta = super::RequestMeta {
+        endpoint: endpoint.name(),
+        is_test,
+    };
     // Routing needs two fields (a scan that keeps nothing else). Then a native route forwards the
     // body as a JSON tree, and a translated one reads it straight into the typed request: parsing
     // is the largest cost of a request, so each route parses once, into what it uses.
-    let invalid = |e: serde_json::Error| {
-        error_response(&Failure::invalid(format!(
+    let invalid = |slug: &str, e: serde_json::Error| {
+        let f = Failure::invalid(format!(
             "codex-shim: the request body is not a valid Responses request: {e}"
-        )))
+        ));
+        refuse(&state, slug, meta, &f)
     };
     let req = match serde_json::from_slice::<RequestHead>(body) {
         Ok(h) => h,
-        Err(e) => return invalid(e),
+        Err(e) => return invalid("(unreadable request)", e),
     };
+    let refused = |f: Failure| refuse(&state, &req.model, meta, &f);
     let tree = || serde_json::from_slice::<Value>(body);
     let stream = endpoint == Endpoint::Responses && req.stream;
     if chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled {
         let login = match state.options.chatgpt_login() {
             Some(l) if !l.expired() => l,
             Some(_) => {
-                return error_response(&Failure::invalid(format!(
+                return refused(Failure::invalid(format!(
                     "codex-shim: your ChatGPT login has expired; {}",
                     chatgpt::LOGIN_HINT
                 )))
             }
             None => {
                 let file = state.options.codex_home.join("auth.json");
-                return error_response(&Failure::invalid(format!("codex-shim: `{}` uses your ChatGPT subscription, but there is no ChatGPT login in {}; {}", req.model, file.display(), chatgpt::LOGIN_HINT)));
+                return refused(Failure::invalid(format!("codex-shim: `{}` uses your ChatGPT subscription, but there is no ChatGPT login in {}; {}", req.model, file.display(), chatgpt::LOGIN_HINT)));
             }
         };
         let raw = match tree() {
             Ok(v) => v,
-            Err(e) => return invalid(e),
+            Err(e) => return invalid(&req.model, e),
         };
         let mut call = native::chatgpt_call(
             raw,
@@ -133,7 +166,8 @@ async fn route(
             &state.options.chatgpt_base_url,
             endpoint.path(),
             stream,
-        );
+        )
+        .with_meta(meta);
         if endpoint == Endpoint::Compact {
             call.write_model_back(&req.model);
         }
@@ -151,7 +185,7 @@ async fn route(
             )
         };
         tracing::warn!(model = %req.model, "request for an unknown model");
-        return error_response(&Failure::invalid(msg));
+        return refused(Failure::invalid(msg));
     };
     // Most models resolve from the environment alone (or have nothing to resolve): inline. Only
     // one that needs the keychain (a D-Bus round trip on Linux) goes off the async workers.
@@ -165,9 +199,9 @@ async fn route(
     };
     let resolved = match resolved {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return error_response(&Failure::invalid(format!("codex-shim: {e}"))),
+        Ok(Err(e)) => return refused(Failure::invalid(format!("codex-shim: {e}"))),
         Err(_) => {
-            return error_response(&Failure::transient(
+            return refused(Failure::transient(
                 500,
                 "codex-shim: resolving the model's key failed unexpectedly",
             ))
@@ -176,25 +210,23 @@ async fn route(
     if model.provider.is_chat() && model.wire_api == WireApi::Responses {
         let raw = match tree() {
             Ok(v) => v,
-            Err(e) => return invalid(e),
+            Err(e) => return invalid(&req.model, e),
         };
-        return native::forward(
-            state,
-            native::byok_call(&model, resolved, raw, endpoint.path(), stream),
-        )
-        .await;
+        let call =
+            native::byok_call(&model, resolved, raw, endpoint.path(), stream).with_meta(meta);
+        return native::forward(state, call).await;
     }
     // Translated routes answer a compact request with a one-off summary from the upstream.
     let req = match endpoint {
         Endpoint::Responses => match serde_json::from_slice::<ResponsesRequest>(body) {
             Ok(r) => r,
-            Err(e) => return invalid(e),
+            Err(e) => return invalid(&req.model, e),
         },
         Endpoint::Compact => {
             match tree().and_then(|raw| ResponsesRequest::from_raw(summary_request(raw))) {
                 Ok(r) => r,
                 Err(e) => {
-                    return error_response(&Failure::invalid(format!(
+                    return refused(Failure::invalid(format!(
                         "codex-shim: the compact request cannot be summarised: {e}"
                     )))
                 }
@@ -207,11 +239,12 @@ async fn route(
     }
 
     // Wait (briefly) for the upstream's answer, so its errors can be proper HTTP statuses.
-    let started = upstream::begin(&state, prepared, &model.slug).await;
-    if let upstream::BeginState::Failed(failure) = &started.state {
+    let mut started = upstream::begin(&state, prepared, &model, meta).await;
+    if let upstream::BeginState::Failed(failure, status) = &started.state {
         if !failure.needs_stream() {
-            started.log.finish(None, failure);
-            return error_response(failure);
+            let (failure, status) = (failure.clone(), *status);
+            started.log.finish(status, &failure);
+            return error_response(&failure);
         }
     }
     let (sink, source) = sink::channel(stream);

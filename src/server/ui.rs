@@ -45,6 +45,10 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/keys/delete", post(delete_key))
         .route("/api/launch", post(launch))
         .route("/api/events", get(events))
+        .route("/api/usage", get(super::ui_usage::usage))
+        .route("/api/requests", get(super::ui_usage::requests))
+        .route("/api/requests/{id}", get(super::ui_usage::request))
+        .route("/api/test", post(super::ui_usage::test))
         .layer(axum::middleware::from_fn_with_state(state, api_guard));
     Router::new()
         .route(

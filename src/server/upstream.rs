@@ -25,18 +25,24 @@ use crate::translate::{Failure, StreamEvent, Usage};
 
 type SendFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>;
 
-/// One log line per request, written when it ends. Never a prompt body or a key.
+/// One log line (and ledger row) per request, written when it ends; a request the client left
+/// is written as `cancelled` when its pump is dropped. Never a prompt body or a key.
 pub(super) struct RequestLog {
     slug: String,
+    upstream_model: String,
     route: &'static str,
+    meta: super::RequestMeta,
     started: Instant,
     first_byte: Option<Duration>,
     usage: Option<Usage>,
+    /// The upstream's status, once it answered.
+    status: Option<u16>,
     events: super::Events,
+    written: bool,
 }
 
 impl RequestLog {
-    pub(super) fn finish(&self, upstream_status: Option<u16>, failure: &Failure) {
+    pub(super) fn finish(&mut self, upstream_status: Option<u16>, failure: &Failure) {
         self.line(upstream_status, "failed", Some(failure));
     }
 
@@ -53,26 +59,45 @@ impl RequestLog {
         }
     }
 
-    fn line(&self, upstream_status: Option<u16>, outcome: &str, failure: Option<&Failure>) {
+    fn line(&mut self, upstream_status: Option<u16>, outcome: &str, failure: Option<&Failure>) {
+        self.written = true;
         let u = self.usage.unwrap_or_default();
-        super::Summary {
+        let summary = super::Summary {
             model: self.slug.clone(),
+            upstream_model: Some(self.upstream_model.clone()),
             route: self.route,
+            endpoint: self.meta.endpoint,
             upstream_status,
             outcome: outcome.to_string(),
             input_tokens: u.input_tokens,
+            cached_tokens: u.cached_tokens,
             output_tokens: u.output_tokens,
+            reasoning_tokens: u.reasoning_tokens,
             ttfb_ms: self.first_byte.map(|d| d.as_millis() as u64),
             duration_ms: self.started.elapsed().as_millis() as u64,
-            error: failure.map(|f| f.message.clone()),
+            is_test: self.meta.is_test,
+            ..Default::default()
+        };
+        match failure {
+            Some(f) => summary.failed(f),
+            None => summary,
         }
         .emit(&self.events);
     }
 }
 
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        if !self.written {
+            self.line(self.status, "cancelled", None);
+        }
+    }
+}
+
 pub(super) enum BeginState {
     Ready(reqwest::Response),
-    Failed(Failure),
+    /// With the upstream's status, when it answered.
+    Failed(Failure, Option<u16>),
     /// The upstream has not answered within `header_wait`; the stream starts anyway.
     Pending(SendFuture),
 }
@@ -87,15 +112,24 @@ pub(super) struct Begin {
 }
 
 /// Sends the request and waits up to `header_wait` for the upstream's status.
-pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> Begin {
+pub(super) async fn begin(
+    state: &AppState,
+    prepared: Prepared,
+    model: &crate::settings::ModelConfig,
+    meta: super::RequestMeta,
+) -> Begin {
     let busy = state.in_flight.enter();
     let log = RequestLog {
-        slug: slug.to_string(),
+        slug: model.slug.clone(),
+        upstream_model: model.model.clone(),
         route: prepared.route_name(),
+        meta,
         started: Instant::now(),
         first_byte: None,
         usage: None,
+        status: None,
         events: state.events.clone(),
+        written: false,
     };
     let send = state
         .client
@@ -107,9 +141,15 @@ pub(super) async fn begin(state: &AppState, prepared: Prepared, slug: &str) -> B
     let begin_state = match tokio::time::timeout(state.options.header_wait, &mut fut).await {
         Ok(Ok(resp)) if resp.status().is_success() => BeginState::Ready(resp),
         Ok(Ok(resp)) => {
-            BeginState::Failed(prepared.redact(http_failure(resp, &prepared.who).await))
+            let status = resp.status().as_u16();
+            BeginState::Failed(
+                prepared.redact(http_failure(resp, &prepared.who).await),
+                Some(status),
+            )
         }
-        Ok(Err(e)) => BeginState::Failed(prepared.redact(transport_failure(&e, &prepared.who))),
+        Ok(Err(e)) => {
+            BeginState::Failed(prepared.redact(transport_failure(&e, &prepared.who)), None)
+        }
         Err(_) => BeginState::Pending(fut),
     };
     Begin {
@@ -215,21 +255,25 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     }
     let resp = match begin_state {
         BeginState::Ready(r) => r,
-        BeginState::Failed(f) => {
+        BeginState::Failed(f, status) => {
             tx.send_all(enc.fail(&f)).await;
-            log.finish(Some(f.status), &f);
+            log.finish(status, &f);
             return;
         }
         BeginState::Pending(mut fut) => loop {
             tokio::select! {
                 r = &mut fut => {
-                    let failure = prepared.redact(match r {
+                    let (failure, status) = match r {
                         Ok(r) if r.status().is_success() => break r,
-                        Ok(r) => http_failure(r, &prepared.who).await,
-                        Err(e) => transport_failure(&e, &prepared.who),
-                    });
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            (http_failure(r, &prepared.who).await, Some(status))
+                        }
+                        Err(e) => (transport_failure(&e, &prepared.who), None),
+                    };
+                    let failure = prepared.redact(failure);
                     tx.send_all(enc.fail(&failure)).await;
-                    log.finish(None, &failure);
+                    log.finish(status, &failure);
                     return;
                 }
                 _ = tokio::time::sleep(heartbeat) => {
@@ -245,12 +289,13 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
             }
         },
     };
+    let status = resp.status().as_u16();
+    log.status = Some(status);
     if let Some(f) = undecoded_encoding(&resp, &prepared.who) {
         tx.send_all(enc.fail(&f)).await;
-        log.finish(Some(resp.status().as_u16()), &f);
+        log.finish(Some(status), &f);
         return;
     }
-    let status = resp.status().as_u16();
     let is_json = resp
         .headers()
         .get(CONTENT_TYPE)
@@ -350,6 +395,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
             }
         };
         let (out, failure) = encode(&prepared, &mut enc, events);
+        log.usage = enc.usage();
         if !out.is_empty() {
             last_sent = Instant::now();
             if !tx.send_all(out).await {

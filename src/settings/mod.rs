@@ -125,6 +125,9 @@ pub struct ModelConfig {
     pub auth_header: AuthHeader,
     /// Which API an OpenAI-style upstream is spoken to with.
     pub wire_api: WireApi,
+    /// Prices from the settings (`inputPrice`, `cachedInputPrice`, `outputPrice`); see
+    /// [`ModelConfig::effective_prices`] for what a cost is computed with.
+    pub prices: crate::prices::Prices,
     /// The file this model came from.
     pub source: PathBuf,
     /// Its position in that file's list (0-based).
@@ -321,6 +324,17 @@ impl Settings {
         match (by_model.next(), by_model.next()) {
             (Some(m), None) => Some(m),
             _ => None,
+        }
+    }
+
+    /// The prices a cost of `slug` is computed with: the settings' fields, each missing one from
+    /// the bundled table for its upstream model (`upstream`: the one a ledger row names, for a
+    /// slug no longer configured).
+    pub fn prices_for(&self, slug: &str, upstream: Option<&str>) -> crate::prices::Prices {
+        let bundled = |m: &str| crate::prices::bundled(m).unwrap_or_default();
+        match self.models.iter().find(|m| m.slug == slug) {
+            Some(m) => m.prices.or(bundled(&m.model)),
+            None => bundled(upstream.unwrap_or(slug)),
         }
     }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::{AuthHeader, ModelConfig, Provider, WireApi, OLLAMA_BASE_URL};
+use crate::prices::Prices;
 
 /// A row before its slug is known.
 pub(super) struct Row {
@@ -24,6 +25,7 @@ pub(super) struct Row {
     extra_headers: Vec<(String, String)>,
     auth_header: AuthHeader,
     wire_api: Option<WireApi>,
+    prices: Prices,
 }
 
 /// A field error: the field's name (as the user wrote it) and what is wrong.
@@ -73,6 +75,7 @@ pub(super) fn parse_row(value: &Value) -> Result<Row, FieldError> {
                 extra_headers: Vec::new(),
                 auth_header: AuthHeader::Default,
                 wire_api: None,
+                prices: Prices::default(),
             })
         }
         Value::Object(map) => parse_object(map),
@@ -168,6 +171,11 @@ fn parse_object(map: &Map<String, Value>) -> Result<Row, FieldError> {
                 }
             },
         },
+        prices: Prices {
+            input: f.price(&["input_price", "inputPrice"])?,
+            cached_input: f.price(&["cached_input_price", "cachedInputPrice"])?,
+            output: f.price(&["output_price", "outputPrice"])?,
+        },
         model,
         provider,
         base_url,
@@ -233,6 +241,27 @@ impl Fields<'_> {
                 format!("expected a positive whole number, found {v}"),
             )),
             Some(x) => Ok(Some(x)),
+        }
+    }
+
+    /// A price in USD per million tokens: a number (or numeric string), zero or more.
+    fn price(&self, names: &[&str]) -> Result<Option<f64>, FieldError> {
+        let Some((n, v)) = self.get(names) else {
+            return Ok(None);
+        };
+        let parsed = match v {
+            Value::Number(num) => num.as_f64(),
+            Value::String(s) => s.trim().trim_start_matches('$').parse::<f64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(p) if p.is_finite() && p >= 0.0 => Ok(Some(p)),
+            _ => Err((
+                Some(n.into()),
+                format!(
+                    "expected a price in USD per million tokens (a number, 0 or more), found {v}"
+                ),
+            )),
         }
     }
 
@@ -317,6 +346,7 @@ impl Row {
             extra_headers: self.extra_headers,
             auth_header: self.auth_header,
             wire_api,
+            prices: self.prices,
             source,
             index,
         }

@@ -353,3 +353,40 @@ fn names_resolve_by_slug_model_or_unique_display_fragment() {
         "no passthrough without a login"
     );
 }
+
+#[test]
+fn prices_in_either_spelling_override_the_bundled_table_field_by_field() {
+    let models = parse(json!([
+        {"model": "claude-sonnet-4-5", "provider": "anthropic", "outputPrice": 20},
+        {"model": "local", "provider": "ollama", "input_price": "$0.1", "cached_input_price": 0, "output_price": "0.2"},
+        {"model": "plain", "provider": "ollama"}
+    ]))
+    .unwrap();
+    let settings = Settings {
+        models,
+        ..Default::default()
+    };
+    let claude = settings.prices_for("claude-sonnet-4-5", None);
+    assert_eq!(
+        (claude.input, claude.cached_input, claude.output),
+        (Some(3.0), Some(0.3), Some(20.0)),
+        "the table's input prices, the settings' output price"
+    );
+    let local = settings.prices_for("local", None);
+    assert_eq!(
+        (local.input, local.cached_input, local.output),
+        (Some(0.1), Some(0.0), Some(0.2))
+    );
+    assert_eq!(settings.prices_for("plain", None).cost(1, 0, 1), None);
+    // A slug no longer configured is priced by the upstream model its rows name.
+    assert_eq!(
+        settings.prices_for("gone", Some("deepseek-chat")).output,
+        Some(0.42)
+    );
+    for bad in [json!(-1), json!("cheap"), json!(true)] {
+        let e =
+            parse(json!([{"model": "m", "provider": "ollama", "inputPrice": bad}])).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("inputPrice"), "{e:?}");
+        assert!(e.message.contains("USD per million tokens"), "{e:?}");
+    }
+}

@@ -363,6 +363,7 @@ impl Shim {
         // Its own Codex home (no ChatGPT login unless a test writes one) and no real backend.
         let mut options = ServerOptions {
             port: addr.port(),
+            ledger: Some(dir.path().join("codex-shim.db")),
             codex_home: dir.path().join("codex-home"),
             chatgpt_base_url: "http://127.0.0.1:9/unused".into(),
             chatgpt_enabled: true,
