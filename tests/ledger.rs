@@ -112,8 +112,18 @@ async fn every_route_and_outcome_leaves_one_row_with_its_tokens() {
         .unwrap();
     while !String::from_utf8_lossy(&r.chunk().await.unwrap().unwrap()).contains("partial") {}
     drop(r);
+    rows(&db(&shim), 7).await;
+    // The compact endpoint (older Codex builds) is recorded too.
+    up.push(chat_with_usage("stop"));
+    let compact = client()
+        .post(shim.url("/v1/responses/compact"))
+        .json(&json!({"model": "c", "input": "summarise this"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compact.status(), 200);
 
-    let rows = rows(&db(&shim), 7).await;
+    let rows = rows(&db(&shim), 8).await;
     let outcomes: Vec<(&str, &str, &str)> = rows
         .iter()
         .map(|r| (r.slug.as_str(), r.route.as_str(), r.outcome.as_str()))
@@ -128,8 +138,11 @@ async fn every_route_and_outcome_leaves_one_row_with_its_tokens() {
             ("c", "chat", "incomplete"),
             ("nope", "none", "failed"),
             ("c", "chat", "cancelled"),
+            ("c", "chat", "completed"),
         ]
     );
+    assert_eq!(rows[7].endpoint, "compact");
+    assert_eq!(rows[7].input_tokens, 1000);
     let c = &rows[0];
     assert_eq!(
         (

@@ -399,3 +399,56 @@ async fn a_key_in_a_base_url_is_masked_in_the_list_and_kept_by_a_save() {
         serde_json::from_str(&std::fs::read_to_string(shim.settings_path()).unwrap()).unwrap();
     assert_eq!(doc2, doc, "nothing written");
 }
+
+/// "List the provider's models": the key goes to the provider's `/models` (Bearer, or
+/// `x-api-key` for Anthropic), never back to the page; a refusal says the status, not the key.
+#[tokio::test]
+async fn the_model_list_asks_the_provider_with_the_key_and_never_returns_it() {
+    let (up, shim, _) = ui_shim().await;
+    let suggest = |body: Value| {
+        let url = shim.url("/api/models/suggest");
+        async move {
+            client()
+                .post(url)
+                .header("x-codex-shim-token", UI_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let listing = |ids: &[&str]| common::fake::Reply::Status {
+        status: 200,
+        body: json!({"data": ids.iter().map(|i| json!({"id": i})).collect::<Vec<_>>()}).to_string(),
+        headers: vec![("content-type".into(), "application/json".into())],
+    };
+    let key = "sk-suggest-secret-42";
+    up.push(listing(&["zeta", "alpha-2", "models/gemini-2.5-pro"]));
+    let text =
+        suggest(json!({"provider": "openai", "base_url": up.base_url(), "key_value": key})).await;
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["models"], json!(["alpha-2", "gemini-2.5-pro", "zeta"]));
+    assert!(!text.contains(key));
+    up.push(listing(&["claude-sonnet-4-5"]));
+    suggest(json!({"provider": "anthropic", "base_url": format!("http://{}", up.addr), "key_value": key})).await;
+    up.push(common::fake::Reply::status(
+        401,
+        &format!("{{\"error\": \"bad key {key}\"}}"),
+    ));
+    let text =
+        suggest(json!({"provider": "openai", "base_url": up.base_url(), "key_value": key})).await;
+    assert!(text.contains("HTTP 401") && !text.contains(key), "{text}");
+    let reqs = up.requests();
+    assert_eq!(reqs[0].path, "/v1/models");
+    assert_eq!(reqs[0].headers["authorization"], format!("Bearer {key}"));
+    assert_eq!(reqs[1].path, "/v1/models");
+    assert_eq!(reqs[1].headers["x-api-key"], key);
+    assert_eq!(reqs[1].headers["anthropic-version"], "2023-06-01");
+    // Not a URL: refused without a request.
+    let text = suggest(json!({"provider": "openai", "base_url": "file:///etc/passwd"})).await;
+    assert!(text.contains("must start with http"), "{text}");
+    assert_eq!(up.requests().len(), 3);
+}

@@ -11,25 +11,6 @@ use std::sync::Arc;
 use common::fake::{FakeUpstream, RecordingLauncher, Reply, Shim, UI_TOKEN};
 use serde_json::{json, Value};
 
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    let driver =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules/playwright-core");
-    if path.exists() && driver.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI needs chromium and playwright-core: scripts/test installs them"
-    );
-    eprintln!(
-        "skipping: needs /usr/bin/chromium (apt install chromium) and `npm ci --prefix tests/e2e`"
-    );
-    None
-}
-
 fn keychain_ready() -> bool {
     let probe = format!("CODEX_SHIM_UI_PROBE_{}", std::process::id());
     let ok = codex_shim::secrets::set(&probe, "p").is_ok()
@@ -40,7 +21,9 @@ fn keychain_ready() -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
-    let Some(chromium) = chromium() else { return };
+    let Some(chromium) = common::browser::chromium() else {
+        return;
+    };
     let keychain = keychain_ready();
     assert!(
         keychain || std::env::var_os("CI").is_none(),
@@ -90,28 +73,7 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
     let cfg = json!({"chromium": chromium, "shim": shim.url(""), "token": UI_TOKEN, "attacker": attacker, "keychain": keychain,
         "keyName": key_name, "keyValue": key_value, "attackKey": attack_key, "screenshot": screenshot,
         "upstream": up.base_url(), "formKeyName": form_key_name, "formKeyValue": form_key_value});
-    let out = tokio::process::Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/e2e/ui/browser.mjs"
-        ))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e"))
-        .env("UI_TEST", cfg.to_string())
-        .env(
-            "NODE_PATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/node_modules"),
-        )
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-    assert!(
-        report.get("error").is_none(),
-        "{report:#}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = common::browser::run("browser.mjs", &cfg).await;
 
     assert_eq!(report["models"], json!(["alpha", "beta", "gamma"]));
     assert!(
@@ -181,12 +143,6 @@ async fn the_ui_works_in_chromium_and_other_origins_cannot_drive_it() {
             .unwrap_or(false),
         "a screenshot of the UI"
     );
-    // `CODEX_SHIM_UPDATE_SCREENSHOTS=1 cargo test --test ui_browser` refreshes the README's picture.
-    if std::env::var_os("CODEX_SHIM_UPDATE_SCREENSHOTS").is_some() {
-        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::copy(&screenshot, docs.join("ui.png")).unwrap();
-    }
 
     // Every attack failed: beta is still active and the attacker's key was never stored.
     let attacks = &report["attacks"];

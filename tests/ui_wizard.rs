@@ -8,21 +8,13 @@ use std::sync::Arc;
 
 use common::desktop::{make_app, normal_scripts};
 use common::fake::{RecordingLauncher, Shim, UI_TOKEN};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_wizard_previews_patches_and_restores_the_app() {
-    let chromium = PathBuf::from("/usr/bin/chromium");
-    let driver =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules/playwright-core");
-    if !chromium.exists() || !driver.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs chromium and playwright-core: scripts/test installs them"
-        );
-        eprintln!("skipping: needs /usr/bin/chromium and `npm ci --prefix tests/e2e`");
+    let Some(chromium) = common::browser::chromium() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("Codex.app");
     make_app(&app, "26.519.41501", &normal_scripts());
@@ -43,20 +35,7 @@ async fn the_wizard_previews_patches_and_restores_the_app() {
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wizard.png");
     let cfg =
         json!({"chromium": chromium, "shim": shim.url(""), "token": UI_TOKEN, "screenshot": shot});
-    let out = tokio::process::Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/e2e/ui/wizard.mjs"
-        ))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e"))
-        .env("UI_TEST", cfg.to_string())
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
-    assert!(report.get("error").is_none(), "{report:#}");
+    let report = common::browser::run("wizard.mjs", &cfg).await;
 
     assert!(
         report["checked"]

@@ -67,6 +67,8 @@ struct Shell {
     /// The patch item's label: refreshed by the watcher thread, since working it out may read
     /// the whole app.asar (never on the main thread, never before the first menu).
     patch_label: Mutex<String>,
+    /// Today's requests and cost from the usage ledger, refreshed by the watcher thread.
+    today: Mutex<Option<String>>,
 }
 
 impl Shell {
@@ -176,6 +178,9 @@ fn menu_model(shell: &Shell) -> MenuModel {
             .map(|m| (m.slug.clone(), m.display_name.clone())),
     );
     let mut status = shell.status.lock().unwrap().clone();
+    if let Some(today) = shell.today.lock().unwrap().as_deref() {
+        status = format!("{status} · {today}");
+    }
     if state.settings_error().is_some() {
         status = format!("{status} (settings error: see the UI)");
     }
@@ -360,7 +365,7 @@ fn on_menu(app: &AppHandle, shell: &Arc<Shell>, id: &str) {
             refresh_menu(app, &menu_model(shell));
         }
         "open" => open_ui(app, shell, "models"),
-        "logs" => open_ui(app, shell, "logs"),
+        "logs" => open_ui(app, shell, "requests"),
         "patch" => open_ui(app, shell, "wizard"),
         "launch" => {
             let home = paths::home_dir().unwrap_or_else(|| ".".into());
@@ -407,6 +412,7 @@ fn main() {
         status: Mutex::new(format!("codex-shim: starting on port {port}")),
         problem: Mutex::new(None),
         patch_label: Mutex::new(patch_label(&codex_shim::patch::Status::NotInstalled)),
+        today: Mutex::new(None),
         token,
         autostart: Mutex::new(false),
         login_item: codex_shim::login_item::for_this_process(),
@@ -454,9 +460,17 @@ fn main() {
                 let (watch_shell, handle) = (shell.clone(), app.handle().clone());
                 std::thread::spawn(move || {
                     let mut last = initial;
-                    loop {
+                    for tick in 0u64.. {
                         std::thread::sleep(Duration::from_millis(500));
                         let state = watch_shell.state();
+                        if tick % 6 == 0 {
+                            let settings = state.settings();
+                            *watch_shell.today.lock().unwrap() = state.ledger().and_then(|l| {
+                                codex_shim::store::ledger::today_line(l.path(), |slug, up| {
+                                    settings.prices_for(slug, up)
+                                })
+                            });
+                        }
                         let label = patch_label(&codex_shim::patch::status_cached(
                             &codex_shim::patch::Bundle::new(state.options.desktop_app.clone()),
                             &state.options.state_dir,

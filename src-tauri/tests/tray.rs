@@ -173,6 +173,11 @@ fn the_tray_lists_the_models_switches_one_and_quits() {
     );
     assert!(labels.contains(&"Start at login"), "{labels:?}");
     assert_eq!(
+        report["status_with_usage"],
+        format!("codex-shim: serving on 127.0.0.1:{port} · no requests today"),
+        "{report}"
+    );
+    assert_eq!(
         report["second_instance_exit"], 0,
         "a second launch leaves the running instance alone: {report}"
     );
@@ -229,7 +234,9 @@ fn a_port_held_by_another_program_is_left_for_the_next_free_one() {
     assert!(next > run.port);
     let after = labels(&report["after"]);
     assert!(
-        after.contains(&format!("codex-shim: serving on 127.0.0.1:{next}").as_str()),
+        after
+            .iter()
+            .any(|l| l.starts_with(&format!("codex-shim: serving on 127.0.0.1:{next}"))),
         "{after:?}"
     );
     // Codex follows, and the next start uses the same port.
@@ -289,7 +296,9 @@ fn another_codex_shim_on_the_port_is_taken_over() {
     );
     let after = labels(&report["after"]);
     assert!(
-        after.contains(&format!("codex-shim: serving on 127.0.0.1:{}", run.port).as_str()),
+        after
+            .iter()
+            .any(|l| l.starts_with(&format!("codex-shim: serving on 127.0.0.1:{}", run.port))),
         "{after:?}"
     );
     assert!(

@@ -116,6 +116,9 @@ async def main():
         return
     items = await wait_for(lambda l: "serving" in l)
     report["labels"] = [i["label"] for i in items]
+    # The status line gains today's use from the ledger (read every few seconds).
+    items = await wait_for(lambda l: "serving" in l and "today" in l)
+    report["status_with_usage"] = next((i["label"] for i in items if "today" in i["label"]), None)
     # A second launch finds the running instance and leaves (it must not start a second server).
     try:
         second = subprocess.run([os.environ["APP"]], timeout=30, capture_output=True)

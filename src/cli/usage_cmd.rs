@@ -101,9 +101,6 @@ pub fn print(rows: &[DayUsage], json: bool, days: u32) -> anyhow::Result<()> {
 }
 
 fn cost(c: Option<f64>) -> String {
-    match c {
-        Some(c) if c >= 0.01 => format!("${c:.2}"),
-        Some(c) => format!("${c:.4}"),
-        None => "—".into(),
-    }
+    c.map(crate::store::ledger::usd)
+        .unwrap_or_else(|| "—".into())
 }

@@ -25,8 +25,25 @@ use super::AppState;
 use crate::{active, keys, secrets};
 
 const INDEX: &str = include_str!("../../ui/index.html");
-const APP_JS: &str = include_str!("../../ui/app.js");
-const APP_CSS: &str = include_str!("../../ui/app.css");
+
+/// The page's files, embedded: plain HTML, CSS and one JS module per view, no build step.
+const FILES: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../ui/app.css"),
+    ),
+    ("app.js", JS, include_str!("../../ui/app.js")),
+    ("lib.js", JS, include_str!("../../ui/lib.js")),
+    ("models.js", JS, include_str!("../../ui/models.js")),
+    ("presets.js", JS, include_str!("../../ui/presets.js")),
+    ("usage.js", JS, include_str!("../../ui/usage.js")),
+    ("requests.js", JS, include_str!("../../ui/requests.js")),
+    ("keys.js", JS, include_str!("../../ui/keys.js")),
+    ("desktop.js", JS, include_str!("../../ui/desktop.js")),
+    ("status.js", JS, include_str!("../../ui/status.js")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let api = Router::new()
@@ -49,6 +66,7 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/requests", get(super::ui_usage::requests))
         .route("/api/requests/{id}", get(super::ui_usage::request))
         .route("/api/test", post(super::ui_usage::test))
+        .route("/api/models/suggest", post(super::ui_models::suggest))
         .layer(axum::middleware::from_fn_with_state(state, api_guard));
     Router::new()
         .route(
@@ -59,15 +77,15 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/ui/",
             get(|| async { page(INDEX, "text/html; charset=utf-8") }),
         )
-        .route(
-            "/ui/app.js",
-            get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/ui/app.css",
-            get(|| async { page(APP_CSS, "text/css; charset=utf-8") }),
-        )
+        .route("/ui/{file}", get(ui_file))
         .merge(api)
+}
+
+async fn ui_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match FILES.iter().find(|(name, ..)| *name == file) {
+        Some((_, content_type, body)) => page(body, content_type),
+        None => deny(StatusCode::NOT_FOUND, "no such file"),
+    }
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {

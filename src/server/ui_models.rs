@@ -165,3 +165,96 @@ pub(super) async fn remove(State(state): State<Arc<AppState>>, body: Bytes) -> R
         Err(e) => deny(StatusCode::BAD_REQUEST, &e),
     }
 }
+
+#[derive(Deserialize)]
+pub(super) struct SuggestBody {
+    provider: String,
+    base_url: String,
+    #[serde(default)]
+    key_name: Option<String>,
+    #[serde(default)]
+    key_value: Option<String>,
+}
+
+/// The models a provider lists at `{base}/models`, as suggestions for the add-model form. The key
+/// is the one typed, else the named variable or keychain entry; it goes only to that URL, and
+/// never back to the page.
+pub(super) async fn suggest(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Ok(b) = serde_json::from_slice::<SuggestBody>(&body) else {
+        return deny(
+            StatusCode::BAD_REQUEST,
+            "expected {\"provider\", \"base_url\", \"key_name\"?, \"key_value\"?}",
+        );
+    };
+    let base = b.base_url.trim().trim_end_matches('/').to_string();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return deny(
+            StatusCode::BAD_REQUEST,
+            "the base URL must start with http:// or https://",
+        );
+    }
+    let typed = b.key_value.filter(|v| !v.is_empty());
+    let key = match (typed, b.key_name.filter(|n| !n.is_empty())) {
+        (Some(v), _) => Some(v),
+        (None, Some(name)) => tokio::task::spawn_blocking(move || {
+            std::env::var(&name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| crate::secrets::get(&name).ok().flatten())
+        })
+        .await
+        .ok()
+        .flatten(),
+        (None, None) => None,
+    };
+    let url = if crate::settings::has_version_segment(&base) {
+        format!("{base}/models")
+    } else {
+        format!("{base}/v1/models")
+    };
+    let mut req = state
+        .client
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(10));
+    if let Some(k) = &key {
+        req = if b.provider == "anthropic" {
+            req.header("x-api-key", k)
+                .header("anthropic-version", "2023-06-01")
+        } else {
+            req.bearer_auth(k)
+        };
+    }
+    let host = reqwest::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let redact = |text: String| match &key {
+        Some(k) if k.len() >= 8 => text.replace(k.as_str(), "[redacted]"),
+        _ => text,
+    };
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Json(json!({"models": [], "error": redact(format!("cannot reach {host}: {}", e.without_url()))}))
+                .into_response()
+        }
+    };
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.unwrap_or_default();
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return Json(json!({"models": [], "error": format!("{host} answered HTTP {status} without a model list")})).into_response();
+    };
+    let mut ids: Vec<String> = v["data"]
+        .as_array()
+        .or(v["models"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_str().or(m["name"].as_str()))
+        .map(|id| id.trim_start_matches("models/").to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.truncate(500);
+    let error = (status >= 400).then(|| redact(format!("{host} answered HTTP {status}")));
+    Json(json!({"models": ids, "error": error})).into_response()
+}

@@ -342,6 +342,36 @@ impl Store {
     }
 }
 
+/// Today's use for a one-line summary: "today 12 requests, $0.34" (the tray's status line). The
+/// cost is marked when some of it has no price; `None` without a ledger to read.
+pub fn today_line(path: &Path, prices: impl Fn(&str, Option<&str>) -> Prices) -> Option<String> {
+    let rows = Store::open_existing(path)
+        .ok()??
+        .usage(1, None, prices)
+        .ok()?;
+    let requests: u64 = rows.iter().map(|r| r.requests).sum();
+    if requests == 0 {
+        return Some("no requests today".into());
+    }
+    let known: f64 = rows.iter().filter_map(|r| r.cost_usd).sum();
+    let cost = match (rows.iter().all(|r| r.cost_usd.is_some()), known) {
+        (true, c) => usd(c),
+        (false, c) if c > 0.0 => format!("{} + unpriced", usd(c)),
+        (false, _) => "cost unknown".into(),
+    };
+    let plural = if requests == 1 { "" } else { "s" };
+    Some(format!("today {requests} request{plural}, {cost}"))
+}
+
+/// `$1.23`, or four decimals under a cent.
+pub fn usd(c: f64) -> String {
+    match c {
+        c if c >= 0.01 => format!("${c:.2}"),
+        c if c > 0.0 => format!("${c:.4}"),
+        _ => "$0".into(),
+    }
+}
+
 fn read_record(r: &rusqlite::Row) -> rusqlite::Result<Record> {
     let u = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
     Ok(Record {
@@ -497,6 +527,39 @@ mod tests {
         broken.record(row("a", now_ms(), 1, 0, 1));
         assert!(broken.flush(Duration::from_secs(10)));
         assert_eq!(std::fs::read(&junk).unwrap(), vec![7u8; 4096]);
+    }
+
+    #[test]
+    fn todays_line_counts_requests_and_says_when_a_price_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        assert_eq!(
+            today_line(&path, |_, _| Prices::default()),
+            None,
+            "no ledger yet"
+        );
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(
+            today_line(&path, |_, _| Prices::default()).as_deref(),
+            Some("no requests today")
+        );
+        s.insert(&[
+            row("a", now_ms(), 1_000_000, 0, 0),
+            row("b", now_ms(), 10, 0, 0),
+        ])
+        .unwrap();
+        let a_only = |slug: &str, _: Option<&str>| match slug {
+            "a" => Prices {
+                input: Some(2.0),
+                cached_input: None,
+                output: Some(1.0),
+            },
+            _ => Prices::default(),
+        };
+        assert_eq!(
+            today_line(&path, a_only).as_deref(),
+            Some("today 2 requests, $2.00 + unpriced")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Shared test support: the stream validator, a fake chat upstream, and an in-process shim.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod codex;
 pub mod desktop;
 pub mod fake;

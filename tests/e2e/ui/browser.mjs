@@ -10,7 +10,8 @@ const browser = await chromium.launch({
 });
 const report = {};
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+  const go = (section) => page.click(`.sidebar a[data-section="${section}"]`);
   const bodies = [];
   page.on("response", async (r) => {
     try {
@@ -22,28 +23,32 @@ try {
   report.models = await page.$$eval("#model-rows tr", (rows) => rows.map((r) => r.dataset.slug));
 
   // Switch the active model.
-  await page.click('button:has-text("Use beta")');
+  await page.getByRole("button", { name: "Use beta", exact: true }).click();
   await page.waitForSelector('#model-rows tr.active[data-slug="beta"]');
   report.switched = await page.textContent("#model-result");
 
   // A request through the proxy shows up in the live log.
+  await go("requests");
   const t0 = Date.now();
   await fetch(`${cfg.shim}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "beta", stream: true, input: "hi" }) }).then((r) => r.text());
   await page.waitForSelector('#log-rows tr[data-model="beta"]', { timeout: 1000 });
   report.log_ms = Date.now() - t0;
 
   // Keys: set, then delete; the value never comes back.
+  await go("keys");
   if (cfg.keychain) {
     await page.fill("#key-name", cfg.keyName);
     await page.fill("#key-value", cfg.keyValue);
     await page.click('#key-form button[type="submit"]');
     await page.waitForSelector(`#key-rows tr[data-name="${cfg.keyName}"] td:has-text("keychain")`);
-    await page.click(`button:has-text("Delete ${cfg.keyName}")`);
+    await page.getByRole("button", { name: `Delete ${cfg.keyName}`, exact: true }).click();
     await page.waitForSelector(`#key-rows tr[data-name="${cfg.keyName}"] td:has-text("MISSING")`);
     report.key_cycle = true;
   }
 
   // Add a model with the form (its key goes to the keychain), then edit it.
+  await go("models");
+  await page.click("#model-form-h");
   await page.selectOption("#mf-provider", "generic-chat-completion-api");
   await page.fill("#mf-model", "d-up");
   await page.fill("#mf-display", "Delta Model");
@@ -55,32 +60,35 @@ try {
   await page.click("#mf-submit");
   await page.waitForSelector('#model-rows tr[data-slug="delta-model"]');
   report.added = await page.textContent("#model-form-result");
-  await page.click('button:has-text("Edit delta-model")');
+  await page.getByRole("button", { name: "Edit delta-model", exact: true }).click();
   report.edit_prefilled = { model: await page.inputValue("#mf-model"), base: await page.inputValue("#mf-base"), key: await page.inputValue("#mf-key-name") };
   await page.fill("#mf-context", "96000");
   await page.click("#mf-submit");
   await page.waitForSelector('#model-rows tr[data-slug="delta-model"] td:has-text("96k")');
 
   // The server's own log is shown too, and the filter applies to it.
+  await go("requests");
+  await page.click("#server-log-h");
   await page.waitForSelector('#server-log div:has-text("model=beta")', { timeout: 5000 });
   await page.fill("#log-filter", "model=beta");
   report.server_log_filtered = await page.$$eval("#server-log div", (ds) => ds.filter((d) => !d.hidden).every((d) => d.textContent.includes("model=beta")));
   await page.fill("#log-filter", "");
 
   // The launch button reaches the launcher.
+  await go("models");
   await page.click("#launch-desktop");
   await page.waitForSelector('#launch-result:has-text("launched")');
   report.launch = await page.textContent("#launch-result");
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
 
-  // The tray's "Logs…" item opens the same window at #…&section=logs: the page shows that section.
-  await page.evaluate(() => scrollTo(0, 0));
-  await page.goto(`${cfg.shim}/ui#token=${cfg.token}&section=logs`);
-  await page.waitForFunction(() => {
-    const top = document.getElementById("logs").getBoundingClientRect().top;
-    return scrollY > 0 && top > -2 && top < innerHeight;
-  }, null, { timeout: 5000 });
-  report.section_shown = true;
+  // The tray's "Logs…" item opens the same window at #…&section=requests (an older tray: `logs`),
+  // also when the window is already open (only the fragment changes): that section alone shows.
+  for (const section of ["logs", "requests"]) {
+    await page.goto(`${cfg.shim}/ui#token=${cfg.token}&section=models`);
+    await page.evaluate((s) => { location.hash = `token=${new URLSearchParams(location.hash.slice(1)).get("token")}&section=${s}`; }, section);
+    await page.waitForFunction(() => !document.getElementById("requests").hidden && document.getElementById("models").hidden, null, { timeout: 5000 });
+  }
+  report.section_shown = await page.$eval('.sidebar a[aria-current="page"]', (a) => a.dataset.section) === "requests";
   report.secret_seen = bodies.some((b) => b.includes(cfg.keyValue) || b.includes(cfg.formKeyValue));
 
   // Another origin tries to drive the shim.

@@ -1,0 +1,48 @@
+// Status: the server, Codex's config, the installed Codex apps; and the sidebar's status line
+// with today's requests and cost.
+import { $, api, bus, el, usd } from "./lib.js";
+
+async function line() {
+  const [s, today] = await Promise.all([api("/api/status"), api("/api/usage?days=1").catch(() => [])]);
+  const n = today.reduce((a, r) => a + r.requests, 0);
+  const known = today.every((r) => r.cost_usd != null);
+  const cost = today.reduce((a, r) => a + (r.cost_usd || 0), 0);
+  const spent = n ? ` · today ${n} request${n === 1 ? "" : "s"}, ${known ? usd(cost) : `${usd(cost)} + unpriced`}` : " · no requests today";
+  $("status-line").textContent = (s.settings_error ? `Port ${s.port}: the settings have an error` : `Serving on port ${s.port}`) + spent;
+  return s;
+}
+
+async function load() {
+  const s = await line();
+  const dl = $("status-list");
+  dl.replaceChildren();
+  const rows = [
+    ["Version", s.version],
+    ["Port", s.port],
+    ["Codex config", `${s.enabled ? "uses codex-shim" : "not enabled"} (${s.config_path})`],
+    ["Active model", s.active_model || "(none chosen)"],
+    ["ChatGPT login", s.chatgpt_login ? "yes: gpt-5.5 available" : "no"],
+    ["Codex CLI", s.codex_cli || "not found (npm install -g @openai/codex)"],
+    ["Codex Desktop", s.codex_desktop ? `${s.codex_desktop} (${s.codex_desktop_path})` : `not found at ${s.codex_desktop_path}`],
+    ["Model picker patch", s.desktop_patch],
+    ["Settings files", s.settings_files.map((f) => `${f.path} (${f.models === null ? "not found" : f.models + " models"})`).join("; ")],
+  ];
+  if (s.settings_error) rows.push(["Settings error", s.settings_error]);
+  for (const [k, v] of rows) dl.append(el("dt", k), el("dd", String(v)));
+}
+
+let pending;
+export function init() {
+  bus.addEventListener("changed", () => load().catch(() => {}));
+  bus.addEventListener("request", () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => line().catch(() => {}), 1500);
+  });
+  load().catch((e) => {
+    $("status-line").textContent = `Cannot reach the API: ${e.message}`;
+  });
+}
+
+export function shown() {
+  load().catch(() => {});
+}
