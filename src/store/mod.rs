@@ -5,16 +5,17 @@
 //! usage`) never wait for the writer, and carries its schema version in `user_version`: each
 //! migration runs once, in order, in a transaction.
 //!
-//! Today it holds the usage ledger ([`ledger`]); later features (stored responses) add their
-//! tables here as further migrations.
+//! It holds the usage ledger ([`ledger`]) and stored responses ([`responses`]).
 
 pub mod ledger;
+pub mod responses;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
 pub use ledger::{DayUsage, Ledger, Record, RequestFilter};
+pub use responses::StoredResponse;
 
 /// The database file's name in the state dir.
 pub const FILE_NAME: &str = "codex-shim.db";
@@ -43,6 +44,25 @@ const MIGRATIONS: &[&str] = &[
         is_test INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX requests_by_time ON requests (ts_ms);",
+    // 2: stored responses (`store`, `previous_response_id`, `item_reference`).
+    "CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        previous_response_id TEXT,
+        response TEXT NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE INDEX responses_by_time ON responses (created_at);
+    CREATE TABLE response_items (
+        response_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        item_id TEXT,
+        item TEXT NOT NULL,
+        PRIMARY KEY (response_id, kind, seq)
+    );
+    CREATE INDEX response_items_by_id ON response_items (item_id);",
 ];
 
 /// Why the database could not be used.
