@@ -283,9 +283,52 @@ fn help_describes_the_commands_with_examples() {
         "patch-app",
         "restore-app",
         "codex-shim patch-app --dry-run",
+        "codex-shim store info",
+        "CODEX_SHIM_STORE_RETENTION_DAYS",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
+}
+
+#[test]
+fn store_info_and_clear_report_and_empty_the_stored_responses() {
+    let env = Env::new();
+    let o = env.run(&["store", "info"]);
+    assert!(
+        o.status.success() && text(&o).starts_with("0 stored response(s), 0 B"),
+        "{}",
+        text(&o)
+    );
+    let db = env.path("state").join(codex_shim::store::FILE_NAME);
+    let mut store = codex_shim::store::Store::open(&db).unwrap();
+    store
+        .save_response(&codex_shim::store::StoredResponse {
+            id: "resp_1".into(),
+            created_at: 1,
+            model: "m".into(),
+            previous_response_id: None,
+            response: serde_json::json!({"id": "resp_1", "object": "response"}),
+            input: vec![serde_json::json!({"type": "message", "id": "msg_1", "role": "user", "content": "hi"})],
+            output: Vec::new(),
+        })
+        .unwrap();
+    drop(store);
+    let o = env.run(&["store", "info"]);
+    assert!(
+        text(&o).starts_with("1 stored response(s), ")
+            && text(&o).contains(&db.display().to_string())
+            && text(&o).contains("Kept 30 days"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["store", "clear"]);
+    assert!(
+        text(&o).starts_with("Deleted 1 stored response(s)"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(&["store", "info"]);
+    assert!(text(&o).starts_with("0 stored response(s)"), "{}", text(&o));
 }
 
 #[test]

@@ -10,28 +10,11 @@ use codex_shim::translate::encoder::{EncoderConfig, ResponsesEncoder};
 use codex_shim::translate::{ErrorCode, Failure};
 use serde_json::json;
 
-/// `CODEX_SHIM_PYTHON` (a Python with the pinned `openai` package), else `python3`.
-fn python() -> Option<String> {
-    let py = std::env::var("CODEX_SHIM_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&py)
-        .args(["-c", "import openai, pydantic"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must validate against openai-python: `.ci/run` installs tests/e2e/requirements.txt"
-    );
-    eprintln!("skipping: no Python with the `openai` package; pip install -r tests/e2e/requirements.txt and set CODEX_SHIM_PYTHON");
-    None
-}
-
 #[test]
 fn every_event_kind_validates_against_openai_python() {
-    let Some(py) = python() else { return };
+    let Some(py) = common::openai_python() else {
+        return;
+    };
     let mut events = Vec::new();
     let dir = common::fixture("chat");
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -59,6 +42,7 @@ fn every_event_kind_validates_against_openai_python() {
             tools: common::codex_tools(),
             parallel_tool_calls: false,
             tool_choice: json!("none"),
+            echo: Default::default(),
         });
         events.extend(enc.start());
         events.extend(enc.heartbeat());

@@ -179,6 +179,7 @@ fn drive(mut dec: Box<dyn Decoder>, bytes: &[u8], cuts: &[usize]) -> Vec<Value> 
         tools: common::codex_tools(),
         parallel_tool_calls: true,
         tool_choice: json!("auto"),
+        echo: Default::default(),
     });
     let mut parser = SseParser::new();
     let mut out = enc.start();

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::fake::{client, FakeUpstream, RecordingLauncher, Shim, UI_TOKEN};
+use common::fake::{client, FakeUpstream, RecordingLauncher, Reply, Shim, UI_TOKEN};
 use serde_json::{json, Value};
 
 async fn ui_shim() -> (FakeUpstream, Shim, Arc<RecordingLauncher>) {
@@ -335,8 +335,25 @@ async fn a_failed_request_shows_as_the_models_last_error_until_one_succeeds() {
 
 #[tokio::test]
 async fn status_names_the_codex_versions_and_the_server_log_needs_the_token() {
-    let (_up, shim, _) = ui_shim().await;
+    let (up, shim, _) = ui_shim().await;
     let s = api_get(&shim, "/api/status").await;
+    assert_eq!(s["stored_responses"], json!({"count": 0, "bytes": 0}));
+    // A stored response shows as a count and a size, never as its text.
+    up.push(Reply::text(&["a secret plan"]));
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .json(&json!({"model": "beta", "input": "tell me the secret plan"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let s = api_get(&shim, "/api/status").await;
+    assert_eq!(s["stored_responses"]["count"], 1, "{s}");
+    assert!(
+        s["stored_responses"]["bytes"].as_u64().unwrap() > 100,
+        "{s}"
+    );
+    assert!(!s.to_string().contains("secret plan"), "{s}");
     for field in [
         "codex_cli",
         "codex_desktop",

@@ -25,10 +25,19 @@ async function load() {
     ["Codex CLI", s.codex_cli || "not found (npm install -g @openai/codex)"],
     ["Codex Desktop", s.codex_desktop ? `${s.codex_desktop} (${s.codex_desktop_path})` : `not found at ${s.codex_desktop_path}`],
     ["Model picker patch", s.desktop_patch],
+    ["Stored responses", s.stored_responses
+      ? `${s.stored_responses.count} (${size(s.stored_responses.bytes)}; for clients that use previous_response_id; codex-shim store clear empties it)`
+      : "off"],
     ["Settings files", s.settings_files.map((f) => `${f.path} (${f.models === null ? "not found" : f.models + " models"})`).join("; ")],
   ];
   if (s.settings_error) rows.push(["Settings error", s.settings_error]);
   for (const [k, v] of rows) dl.append(el("dt", k), el("dd", String(v)));
+}
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 let pending;

@@ -294,6 +294,7 @@ fn translation_costs(large: &Value) -> Vec<(String, f64)> {
                     tools: Default::default(),
                     parallel_tool_calls: true,
                     tool_choice: json!("auto"),
+                    echo: Default::default(),
                 });
                 let mut wire = String::new();
                 for e in enc.start() {

@@ -16,6 +16,7 @@ fn run(mut dec: Box<dyn Decoder>, bytes: &[u8], step: usize) {
         tools: ToolMap::default(),
         parallel_tool_calls: true,
         tool_choice: serde_json::json!("auto"),
+        echo: Default::default(),
     });
     let mut parser = SseParser::new();
     let mut out = enc.start();

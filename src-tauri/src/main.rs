@@ -404,6 +404,7 @@ fn main() {
         ui_token: Some(token.clone()),
         ledger: codex_shim::server::ledger_enabled_from_env()
             .then(|| paths::state_dir().join(codex_shim::store::FILE_NAME)),
+        database: Some(paths::state_dir().join(codex_shim::store::FILE_NAME)),
         ..Default::default()
     };
     let state = Arc::new(AppState::new(settings, options));

@@ -2,6 +2,7 @@
 
 mod key_cmd;
 mod patch_cmd;
+mod store_cmd;
 mod usage_cmd;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ Examples:
   codex-shim app ~/code/project     enable, then open Codex Desktop on a project
   codex-shim ui                     open the web UI: models, keys, live request log
   codex-shim usage --days 30        tokens and cost per day and model (--json for scripts)
+  codex-shim store info             responses kept for other Responses clients (store clear: delete)
   codex-shim patch-app --dry-run    show how Codex Desktop would be patched to list your models
   codex-shim patch-app --quit       patch it (quitting it first); undo with restore-app
   codex-shim --settings ./models.json start
@@ -36,9 +38,11 @@ Examples:
 
 Settings: ~/.factory/settings.json (customModels) and ~/.codex-shim/models.json (models), merged;
 or only the file given by --settings / CODEX_SHIM_SETTINGS. State (catalog, pid, log) lives in
-CODEX_SHIM_HOME, else the platform data dir, with the usage ledger (codex-shim.db; kept for
-CODEX_SHIM_USAGE_RETENTION_DAYS, default 90; CODEX_SHIM_USAGE_LEDGER=off records nothing). Codex's login is read from CODEX_HOME (default
-~/.codex); CODEX_SHIM_DISABLE_CHATGPT=1 turns the GPT-5.5 passthrough off. Log level: CODEX_SHIM_LOG.";
+CODEX_SHIM_HOME, else the platform data dir, with codex-shim.db: the usage ledger (kept for
+CODEX_SHIM_USAGE_RETENTION_DAYS, default 90; CODEX_SHIM_USAGE_LEDGER=off records nothing) and the
+responses clients other than Codex ask to store (CODEX_SHIM_STORE_RETENTION_DAYS, default 30;
+CODEX_SHIM_STORE_MAX_MB, default 512). Codex's login is read from CODEX_HOME (default ~/.codex);
+CODEX_SHIM_DISABLE_CHATGPT=1 turns the GPT-5.5 passthrough off. Log level: CODEX_SHIM_LOG.";
 
 /// Run Codex on any model: a local Responses API server that routes each model to its upstream.
 #[derive(Debug, Parser)]
@@ -125,6 +129,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Responses kept for clients that store them (`store`, `previous_response_id`; Codex does not)
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Model commands
     Model {
         #[command(subcommand)]
@@ -156,6 +165,14 @@ pub enum KeyCommand {
     List,
     /// Move every literal apiKey in your settings files into the keychain, rewriting it as ${NAME}
     Import,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// How many responses are stored, their size, and where
+    Info,
+    /// Delete every stored response (the usage ledger stays)
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,6 +311,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             let db = paths::state_dir().join(crate::store::FILE_NAME);
             let rows = usage_cmd::rows(&db, &settings, days, model.as_deref())?;
             usage_cmd::print(&rows, json, days)?;
+            Ok(0)
+        }
+        Command::Store { command } => {
+            let db = paths::state_dir().join(crate::store::FILE_NAME);
+            match command {
+                StoreCommand::Info => store_cmd::info(&db)?,
+                StoreCommand::Clear => store_cmd::clear(&db)?,
+            }
             Ok(0)
         }
         Command::Key { command } => match command {
@@ -530,6 +555,7 @@ fn serve(source: &SettingsSource, host: &str, port: u16) -> anyhow::Result<i32> 
         ui_token: Some(paths::new_ui_token()?),
         ledger: server::ledger_enabled_from_env()
             .then(|| paths::state_dir().join(crate::store::FILE_NAME)),
+        database: Some(paths::state_dir().join(crate::store::FILE_NAME)),
         ..Default::default()
     };
     options.allowed_hosts = server::allowed_hosts(

@@ -26,11 +26,14 @@ pub struct ResponsesRequest {
     pub extra: Map<String, Value>,
 }
 
-/// The two fields a request is routed by, read without keeping the rest of the body.
+/// The fields a request is routed by, read without keeping the rest of the body.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
     pub model: String,
     pub stream: bool,
+    /// `store` as sent (the API's default, when absent, is true).
+    pub store: Option<bool>,
+    pub previous_response_id: Option<String>,
 }
 
 /// `input`: a bare string (one user message) or a list of items.

@@ -106,11 +106,15 @@ impl<'de> Visitor<'de> for HeadVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestHead, A::Error> {
-        let (mut model, mut stream) = (None, false);
+        let (mut model, mut stream, mut store, mut previous) = (None, false, None, None);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0.as_ref() {
                 "model" => model = Some(map.next_value::<Value>()?),
                 "stream" => stream = typed::<_, Option<bool>>(&mut map, "stream")?.unwrap_or(false),
+                "store" => store = typed::<_, Option<bool>>(&mut map, "store")?,
+                "previous_response_id" => {
+                    previous = typed::<_, Option<String>>(&mut map, "previous_response_id")?
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -119,6 +123,8 @@ impl<'de> Visitor<'de> for HeadVisitor {
         Ok(RequestHead {
             model: model_of(model)?,
             stream,
+            store,
+            previous_response_id: previous.filter(|p| !p.is_empty()),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! | route                 | what                                                   |
 //! |-----------------------|--------------------------------------------------------|
 //! | `POST /v1/responses`  | the Responses API, streamed (SSE) or JSON              |
+//! | `GET`, `DELETE /v1/responses/{id}`, `GET …/input_items` | stored responses ([`stored_api`]) |
 //! | `GET /v1/models`      | the catalog (Codex `ModelsResponse` + OpenAI list)     |
 //! | `GET /health`         | status, version, model count, pid                      |
 //!
@@ -16,6 +17,8 @@ mod prepare;
 pub mod reload;
 mod responses;
 mod sink;
+pub mod stateful;
+mod stored_api;
 mod ui;
 mod ui_desktop;
 mod ui_models;
@@ -75,6 +78,9 @@ pub struct ServerOptions {
     pub ledger: Option<std::path::PathBuf>,
     /// Days of ledger rows kept (`CODEX_SHIM_USAGE_RETENTION_DAYS`, default 90).
     pub ledger_retention_days: u32,
+    /// Where responses are stored for clients that ask (`store`, `previous_response_id`): the
+    /// same database as the ledger for `serve` and the tray; `None` stores nothing.
+    pub database: Option<std::path::PathBuf>,
 }
 
 /// Days of usage kept unless `CODEX_SHIM_USAGE_RETENTION_DAYS` says otherwise.
@@ -132,6 +138,7 @@ impl Default for ServerOptions {
             desktop_app: crate::desktop::default_app(),
             ledger: None,
             ledger_retention_days: retention_days_from_env(),
+            database: None,
         }
     }
 }
@@ -151,6 +158,8 @@ pub struct AppState {
     pub launcher: Arc<dyn crate::launch::Launcher>,
     /// Upstream calls in progress, shown in `/health`.
     pub in_flight: InFlight,
+    /// Stored responses, when this server keeps them.
+    pub responses: Option<Arc<stateful::Responses>>,
 }
 
 /// A count of upstream calls in progress (translated or native, from the request to the end of
@@ -202,6 +211,7 @@ impl AppState {
             .ledger
             .clone()
             .map(|path| crate::store::Ledger::start(path, options.ledger_retention_days));
+        let responses = options.database.clone().map(stateful::Responses::new);
         AppState {
             settings: std::sync::RwLock::new(Arc::new(settings)),
             settings_error: std::sync::RwLock::new(None),
@@ -210,6 +220,7 @@ impl AppState {
             events,
             launcher: Arc::new(crate::launch::SystemLauncher),
             in_flight: InFlight::default(),
+            responses,
         }
     }
 
@@ -272,9 +283,18 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/responses", post(responses::create))
         .route("/v1/responses/compact", post(responses::compact))
+        .route(
+            "/v1/responses/{id}",
+            get(stored_api::retrieve).delete(stored_api::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(stored_api::input_items),
+        )
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .merge(ui::routes(state.clone()))
+        .fallback(stored_api::unknown)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

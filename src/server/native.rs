@@ -24,7 +24,7 @@ use super::responses::failure_response;
 use super::AppState;
 use crate::chatgpt::{self, Login};
 use crate::settings::{ModelConfig, ResolvedModel};
-use crate::translate::native::{cut_call, prepare_body, rewrite_model, Target};
+use crate::translate::native::{cut_call, prepare_body, Target, WriteBack};
 use crate::translate::sse::{frame, SseParser};
 use crate::translate::Failure;
 
@@ -54,13 +54,15 @@ pub(super) struct NativeCall {
     who: String,
     slug: String,
     stream: bool,
-    /// Written back as the model of reply events; `None` passes the bytes through untouched.
-    rewrite_to: Option<String>,
+    /// Written back into reply events; empty passes the bytes through untouched.
+    write_back: WriteBack,
     chatgpt: bool,
     secrets: Vec<String>,
     /// The upstream's name for the model (the ledger's `upstream_model`).
     upstream_model: String,
     meta: super::RequestMeta,
+    /// Where the response is stored before its terminal event goes out, if the client asked.
+    store: Option<super::stateful::StoreCtx>,
 }
 
 /// `Content-Type: application/json`, and an `Accept` for a stream or a JSON reply.
@@ -129,11 +131,12 @@ pub(super) fn chatgpt_call(
         ),
         slug,
         stream,
-        rewrite_to: None,
+        write_back: WriteBack::default(),
         chatgpt: true,
         secrets: vec![login.access_token.clone()],
         upstream_model: chatgpt::SLUG.to_string(),
         meta: Default::default(),
+        store: None,
     }
 }
 
@@ -178,7 +181,10 @@ pub(super) fn byok_call(
         body: serde_json::to_vec(&body).unwrap_or_default(),
         slug: model.slug.clone(),
         stream,
-        rewrite_to: Some(model.slug.clone()),
+        write_back: WriteBack {
+            slug: Some(model.slug.clone()),
+            previous_response_id: None,
+        },
         chatgpt: false,
         secrets: resolved
             .api_key
@@ -189,6 +195,7 @@ pub(super) fn byok_call(
             .collect(),
         upstream_model: model.model.clone(),
         meta: Default::default(),
+        store: None,
     }
 }
 
@@ -203,6 +210,18 @@ impl NativeCall {
     /// Records the call as coming in on `meta`'s endpoint (and as a test, from the UI).
     pub(super) fn with_meta(mut self, meta: super::RequestMeta) -> Self {
         self.meta = meta;
+        self
+    }
+
+    /// Stores the response (before its terminal event goes out) when the client asked, and
+    /// names the `previous_response_id` the shim resolved in the reply.
+    pub(super) fn with_store(
+        mut self,
+        store: Option<super::stateful::StoreCtx>,
+        resolved_previous: Option<String>,
+    ) -> Self {
+        self.store = store;
+        self.write_back.previous_response_id = resolved_previous;
         self
     }
 
@@ -222,7 +241,7 @@ impl NativeCall {
     /// Writes `slug` back as the reply's model (the compact endpoint answers in JSON, where the
     /// requested alias is what the client expects to see).
     pub(super) fn write_model_back(&mut self, slug: &str) {
-        self.rewrite_to = Some(slug.to_string());
+        self.write_back.slug = Some(slug.to_string());
     }
 
     fn redact(&self, mut text: String) -> String {
@@ -343,9 +362,9 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
     if !is_sse {
         // A JSON reply (non-streaming, or the compact endpoint).
         let bytes = resp.bytes().await.unwrap_or_default();
-        let bytes = match (&call.rewrite_to, serde_json::from_slice::<Value>(&bytes)) {
-            (Some(slug), Ok(mut v)) => {
-                if rewrite_model(&mut v, slug) {
+        let bytes = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(mut v) if !call.write_back.is_empty() => {
+                if call.write_back.apply(&mut v) {
                     Bytes::from(v.to_string())
                 } else {
                     bytes
@@ -353,9 +372,13 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
             }
             _ => bytes,
         };
-        let usage = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("usage").cloned());
+        let reply = serde_json::from_slice::<Value>(&bytes).ok();
+        if let (Some(ctx), Some(r)) = (&call.store, &reply) {
+            if r.get("id").is_some() {
+                ctx.save(r).await;
+            }
+        }
+        let usage = reply.and_then(|v| v.get("usage").cloned());
         super::Summary {
             upstream_status: Some(status),
             outcome: "completed".into(),
@@ -369,7 +392,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
     let upstream = resp.bytes_stream();
     let state0 = Sniffer {
         parser: SseParser::new(),
-        rewrite_to: call.rewrite_to.clone(),
+        write_back: call.write_back.clone(),
         summary: super::Summary {
             upstream_status: Some(status),
             ..call.summary(route, started)
@@ -381,6 +404,8 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         first_byte: None,
         events: state.events.clone(),
         logged: false,
+        store: call.store.clone(),
+        terminal: None,
         _busy: busy,
     };
     // State: the upstream, the sniffer, whether the stream is over, and an end or error that
@@ -405,6 +430,10 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
                     } else {
                         Bytes::from(parts.concat())
                     };
+                    // A stored response is readable before the client sees its end.
+                    if let (Some(ctx), Some(r)) = (sn.store.clone(), sn.terminal.take()) {
+                        ctx.save(&r).await;
+                    }
                     Some((Ok::<_, std::io::Error>(out), (up, sn, false, next)))
                 }
                 Some(Err(e)) => {
@@ -415,6 +444,9 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
                 }
                 None => {
                     let tail = sn.finish();
+                    if let (Some(ctx), Some(r)) = (sn.store.clone(), sn.terminal.take()) {
+                        ctx.save(&r).await;
+                    }
                     sn.log();
                     Some((Ok(tail), (up, sn, true, None)))
                 }
@@ -430,7 +462,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
 /// the stream ends, breaks, or is dropped because the client went away (`cancelled`).
 struct Sniffer {
     parser: SseParser,
-    rewrite_to: Option<String>,
+    write_back: WriteBack,
     /// The summary so far: model, route, status.
     summary: super::Summary,
     started: Instant,
@@ -441,6 +473,10 @@ struct Sniffer {
     first_byte: Option<std::time::Duration>,
     events: super::Events,
     logged: bool,
+    /// Where the response is stored, and the terminal event's Response once seen (taken when
+    /// stored, before the bytes that carry it go out).
+    store: Option<super::stateful::StoreCtx>,
+    terminal: Option<Value>,
     /// Held until the body stream is dropped (finished, or the client went away).
     _busy: super::InFlightGuard,
 }
@@ -458,7 +494,7 @@ impl Sniffer {
         self.first_byte
             .get_or_insert_with(|| self.started.elapsed());
         let events = self.parser.feed(&bytes);
-        if self.rewrite_to.is_none() {
+        if self.write_back.is_empty() {
             events.iter().for_each(|e| self.observe(&e.data));
             return bytes;
         }
@@ -471,7 +507,7 @@ impl Sniffer {
 
     fn finish(&mut self) -> Bytes {
         let events = self.parser.finish();
-        if self.rewrite_to.is_none() {
+        if self.write_back.is_empty() {
             events.iter().for_each(|e| self.observe(&e.data));
             return Bytes::new();
         }
@@ -498,9 +534,9 @@ impl Sniffer {
         } else {
             None
         };
-        match (parsed, &self.rewrite_to) {
-            (Some(mut v), Some(slug)) => {
-                rewrite_model(&mut v, slug);
+        match parsed {
+            Some(mut v) => {
+                self.write_back.apply(&mut v);
                 frame(&v)
             }
             _ => match name {
@@ -531,6 +567,11 @@ impl Sniffer {
         {
             self.outcome = Some(kind.to_string());
             self.usage = v["response"].get("usage").cloned();
+            if self.store.is_some() {
+                let mut r = v["response"].clone();
+                self.write_back.apply(&mut r);
+                self.terminal = Some(r);
+            }
             let error = &v["response"]["error"];
             if kind == "failed" {
                 let class = match error["code"].as_str().unwrap_or_default() {

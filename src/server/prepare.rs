@@ -61,6 +61,7 @@ impl Prepared {
         resolved: ResolvedModel,
         req: &ResponsesRequest,
         body_len: usize,
+        echo: crate::translate::encoder::Echo,
     ) -> Self {
         // The upstream request is about the size of Codex's: reserve that once instead of
         // doubling (and copying) a megabyte-sized buffer its way up.
@@ -118,6 +119,7 @@ impl Prepared {
                 Some(s @ ("auto" | "none" | "required")) => Value::from(s),
                 _ => Value::from("auto"),
             },
+            echo,
         };
         // Short values (a header like `X-Title: codex`) are not secrets worth scrubbing.
         let secrets = resolved

@@ -139,9 +139,40 @@ async fn route(
         Err(e) => return invalid("(unreadable request)", e),
     };
     let refused = |f: Failure| refuse(&state, &req.model, meta, &f);
-    let tree = || serde_json::from_slice::<Value>(body);
     let stream = endpoint == Endpoint::Responses && req.stream;
-    if chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled {
+    let passthrough = chatgpt::is_passthrough(&req.model) && state.options.chatgpt_enabled;
+    let settings = state.settings();
+    let found = settings.find(&req.model).cloned();
+    // State for clients that keep it on the server (`store`, `previous_response_id`,
+    // `item_reference`); Codex's requests pass untouched.
+    let ready = if endpoint == Endpoint::Responses {
+        let fields = super::stateful::StateFields {
+            store: req.store,
+            previous_response_id: req.previous_response_id.clone(),
+            from_codex: headers
+                .get("originator")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|o| o.starts_with("codex")),
+        };
+        let native = passthrough
+            || found
+                .as_ref()
+                .is_some_and(|m| m.provider.is_chat() && m.wire_api == WireApi::Responses);
+        match super::stateful::prepare(state.responses.as_ref(), body, &fields, native).await {
+            Ok(r) => r,
+            Err(f) => return refused(f),
+        }
+    } else {
+        super::stateful::Ready {
+            body: None,
+            store: None,
+            echo: Default::default(),
+            resolved_previous: None,
+        }
+    };
+    let body: &[u8] = ready.body.as_deref().unwrap_or(body);
+    let tree = || serde_json::from_slice::<Value>(body);
+    if passthrough {
         let login = match state.options.chatgpt_login() {
             Some(l) if !l.expired() => l,
             Some(_) => {
@@ -167,14 +198,14 @@ async fn route(
             endpoint.path(),
             stream,
         )
-        .with_meta(meta);
+        .with_meta(meta)
+        .with_store(ready.store.clone(), ready.resolved_previous.clone());
         if endpoint == Endpoint::Compact {
             call.write_model_back(&req.model);
         }
         return native::forward(state, call).await;
     }
-    let settings = state.settings();
-    let Some(model) = settings.find(&req.model).cloned() else {
+    let Some(model) = found else {
         let known = settings.slugs().join(", ");
         let msg = if known.is_empty() {
             format!("codex-shim: unknown model `{}`: no models are configured (add them to ~/.codex-shim/models.json or pass --settings)", req.model)
@@ -212,8 +243,9 @@ async fn route(
             Ok(v) => v,
             Err(e) => return invalid(&req.model, e),
         };
-        let call =
-            native::byok_call(&model, resolved, raw, endpoint.path(), stream).with_meta(meta);
+        let call = native::byok_call(&model, resolved, raw, endpoint.path(), stream)
+            .with_meta(meta)
+            .with_store(ready.store.clone(), ready.resolved_previous.clone());
         return native::forward(state, call).await;
     }
     // Translated routes answer a compact request with a one-off summary from the upstream.
@@ -233,13 +265,13 @@ async fn route(
             }
         }
     };
-    let prepared = Prepared::new(&model, resolved, &req, body.len());
+    let prepared = Prepared::new(&model, resolved, &req, body.len(), ready.echo.clone());
     if !prepared.dropped.is_empty() {
         tracing::info!(model = %model.slug, dropped = ?prepared.dropped, "parts of the request cannot go to this upstream");
     }
 
     // Wait (briefly) for the upstream's answer, so its errors can be proper HTTP statuses.
-    let mut started = upstream::begin(&state, prepared, &model, meta).await;
+    let mut started = upstream::begin(&state, prepared, &model, meta, ready.store.clone()).await;
     if let upstream::BeginState::Failed(failure, status) = &started.state {
         if !failure.needs_stream() {
             let (failure, status) = (failure.clone(), *status);
@@ -305,6 +337,7 @@ pub(super) fn failure_response(f: &Failure, model: &str, stream: bool) -> Respon
         tools: Default::default(),
         parallel_tool_calls: true,
         tool_choice: Value::from("auto"),
+        echo: Default::default(),
     });
     let mut events = enc.start();
     events.extend(enc.fail(f));

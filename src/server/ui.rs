@@ -67,7 +67,8 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/requests/{id}", get(super::ui_usage::request))
         .route("/api/test", post(super::ui_usage::test))
         .route("/api/models/suggest", post(super::ui_models::suggest))
-        .layer(axum::middleware::from_fn_with_state(state, api_guard));
+        // On the API's own routes only: an unknown path gets the server's 404, not a token error.
+        .route_layer(axum::middleware::from_fn_with_state(state, api_guard));
     Router::new()
         .route(
             "/ui",
@@ -187,8 +188,18 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
         .await
         .map(|s| s.describe())
         .unwrap_or_default();
+    // Counts and size only: the conversations themselves never leave the store here.
+    let stored = match &state.responses {
+        Some(r) => r
+            .with(|s| s.responses_size())
+            .await
+            .map(|(count, bytes)| json!({"count": count, "bytes": bytes}))
+            .unwrap_or(Value::Null),
+        None => Value::Null,
+    };
     Json(json!({
         "version": crate::VERSION,
+        "stored_responses": stored,
         "port": state.options.port,
         "enabled": places.editor().active_model().is_some(),
         "config_path": places.editor().config_path,

@@ -109,6 +109,23 @@ pub(super) struct Begin {
     prepared: Prepared,
     pub(super) log: RequestLog,
     pub(super) state: BeginState,
+    /// Where the response is stored (before its terminal event goes out), if the client asked.
+    store: Option<super::stateful::StoreCtx>,
+}
+
+/// Stores the response whose terminal event is among `events` (a no-op without one, or
+/// without a store to keep it in).
+async fn keep(store: &Option<super::stateful::StoreCtx>, events: &[Value]) {
+    let Some(ctx) = store else { return };
+    let terminal = events.iter().rev().find(|e| {
+        matches!(
+            e["type"].as_str(),
+            Some("response.completed" | "response.incomplete" | "response.failed")
+        )
+    });
+    if let Some(t) = terminal {
+        ctx.save(&t["response"]).await;
+    }
 }
 
 /// Sends the request and waits up to `header_wait` for the upstream's status.
@@ -117,6 +134,7 @@ pub(super) async fn begin(
     prepared: Prepared,
     model: &crate::settings::ModelConfig,
     meta: super::RequestMeta,
+    store: Option<super::stateful::StoreCtx>,
 ) -> Begin {
     let busy = state.in_flight.enter();
     let log = RequestLog {
@@ -157,6 +175,7 @@ pub(super) async fn begin(
         prepared,
         log,
         state: begin_state,
+        store,
     }
 }
 
@@ -247,6 +266,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
         prepared,
         mut log,
         state: begin_state,
+        store,
     } = begin;
     let heartbeat = state.options.heartbeat;
     let mut enc = ResponsesEncoder::new(prepared.encoder.clone());
@@ -256,7 +276,9 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     let resp = match begin_state {
         BeginState::Ready(r) => r,
         BeginState::Failed(f, status) => {
-            tx.send_all(enc.fail(&f)).await;
+            let out = enc.fail(&f);
+            keep(&store, &out).await;
+            tx.send_all(out).await;
             log.finish(status, &f);
             return;
         }
@@ -272,7 +294,9 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
                         Err(e) => (transport_failure(&e, &prepared.who), None),
                     };
                     let failure = prepared.redact(failure);
-                    tx.send_all(enc.fail(&failure)).await;
+                    let out = enc.fail(&failure);
+                    keep(&store, &out).await;
+                    tx.send_all(out).await;
                     log.finish(status, &failure);
                     return;
                 }
@@ -324,6 +348,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
         };
         log.first_byte.get_or_insert_with(|| log.started.elapsed());
         let (out, failure) = encode(&prepared, &mut enc, events);
+        keep(&store, &out).await;
         tx.send_all(out).await;
         log.end(&enc, status, failure);
         return;
@@ -396,6 +421,9 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
         };
         let (out, failure) = encode(&prepared, &mut enc, events);
         log.usage = enc.usage();
+        if enc.terminal().is_some() {
+            keep(&store, &out).await;
+        }
         if !out.is_empty() {
             last_sent = Instant::now();
             if !tx.send_all(out).await {

@@ -26,6 +26,17 @@ pub struct EncoderConfig {
     pub tools: ToolMap,
     pub parallel_tool_calls: bool,
     pub tool_choice: Value,
+    pub echo: Echo,
+}
+
+/// Request fields the Response object repeats, as OpenAI's does.
+#[derive(Debug, Clone, Default)]
+pub struct Echo {
+    /// The request's `tools` as sent; `None` writes `[]` (Codex's requests: it ignores the echo,
+    /// and repeating its 18 KB of tools in every event would cost more than the rest of the event).
+    pub tools: Option<std::sync::Arc<Value>>,
+    pub store: bool,
+    pub previous_response_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -470,7 +481,9 @@ impl ResponsesEncoder {
             "metadata": {},
             "parallel_tool_calls": self.cfg.parallel_tool_calls,
             "tool_choice": self.cfg.tool_choice,
-            "tools": [],
+            "tools": self.cfg.echo.tools.as_deref().cloned().unwrap_or_else(|| json!([])),
+            "store": self.cfg.echo.store,
+            "previous_response_id": self.cfg.echo.previous_response_id,
             "temperature": null,
             "top_p": null,
         })

@@ -31,6 +31,10 @@ pub struct Failure {
     pub retry_after: Option<u64>,
     /// The HTTP status to answer with when no stream has started.
     pub status: u16,
+    /// A more specific error code than the class's, for clients other than Codex (OpenAI's
+    /// `previous_response_not_found`); and the request field it concerns.
+    pub code_override: Option<&'static str>,
+    pub param: Option<&'static str>,
 }
 
 /// `Retry-After` sent when the upstream rate-limits without saying how long to wait: without the
@@ -66,6 +70,8 @@ impl Failure {
             message: message.into(),
             retry_after: None,
             status,
+            code_override: None,
+            param: None,
         }
     }
 
@@ -227,7 +233,8 @@ impl Failure {
 
     /// The JSON body of an HTTP error reply, in the OpenAI error shape.
     pub fn http_body(&self) -> Value {
-        json!({"error": {"message": self.message, "type": self.code.error_type(), "code": self.code.wire_code(), "param": null}})
+        json!({"error": {"message": self.message, "type": self.code.error_type(),
+            "code": self.code_override.unwrap_or(self.code.wire_code()), "param": self.param}})
     }
 
     /// The `error` object of a failed Response.

@@ -83,6 +83,44 @@ fn strip_envelopes(v: &mut Value) {
     }
 }
 
+/// What the shim writes back into a native reply's Response objects: the slug the client asked
+/// for (as `model`), and the `previous_response_id` the shim resolved itself (the upstream got
+/// the conversation instead, so its Response does not name it).
+#[derive(Debug, Clone, Default)]
+pub struct WriteBack {
+    pub slug: Option<String>,
+    pub previous_response_id: Option<String>,
+}
+
+impl WriteBack {
+    /// Nothing to write: the reply's bytes can pass untouched.
+    pub fn is_empty(&self) -> bool {
+        self.slug.is_none() && self.previous_response_id.is_none()
+    }
+
+    /// Writes into a reply event (its `response`) or a Response object. True if anything changed.
+    pub fn apply(&self, v: &mut Value) -> bool {
+        let mut changed = match &self.slug {
+            Some(slug) => rewrite_model(v, slug),
+            None => false,
+        };
+        if let Some(prev) = &self.previous_response_id {
+            let target = if v.get("response").is_some_and(Value::is_object) {
+                v.get_mut("response")
+            } else if v.get("object").and_then(Value::as_str) == Some("response") {
+                Some(v)
+            } else {
+                None
+            };
+            if let Some(Value::Object(r)) = target {
+                r.insert("previous_response_id".into(), Value::String(prev.clone()));
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
 /// Writes `slug` back as the model of a reply event or Response object (`response.model`, or a
 /// top-level `model`). Returns true if anything changed.
 pub fn rewrite_model(v: &mut Value, slug: &str) -> bool {
@@ -194,5 +232,22 @@ mod tests {
         assert_eq!(ev["response"]["model"], "my-o4");
         let mut delta = json!({"type": "response.output_text.delta", "delta": "model"});
         assert!(!rewrite_model(&mut delta, "my-o4"));
+    }
+
+    #[test]
+    fn a_resolved_previous_response_id_is_written_into_events_and_objects() {
+        let back = WriteBack {
+            slug: None,
+            previous_response_id: Some("resp_prev".into()),
+        };
+        let mut ev = json!({"type": "response.created", "response": {"id": "r", "previous_response_id": null}});
+        assert!(back.apply(&mut ev));
+        assert_eq!(ev["response"]["previous_response_id"], "resp_prev");
+        let mut obj = json!({"id": "r", "object": "response", "model": "o4-mini"});
+        assert!(back.apply(&mut obj));
+        assert_eq!(obj["previous_response_id"], "resp_prev");
+        let mut delta = json!({"type": "response.output_text.delta", "delta": "x"});
+        assert!(!back.apply(&mut delta), "only Response objects");
+        assert!(WriteBack::default().is_empty() && !back.is_empty());
     }
 }

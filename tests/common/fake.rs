@@ -364,6 +364,7 @@ impl Shim {
         let mut options = ServerOptions {
             port: addr.port(),
             ledger: Some(dir.path().join("codex-shim.db")),
+            database: Some(dir.path().join("codex-shim.db")),
             codex_home: dir.path().join("codex-home"),
             chatgpt_base_url: "http://127.0.0.1:9/unused".into(),
             chatgpt_enabled: true,
@@ -421,6 +422,11 @@ impl Shim {
     /// The state directory of shims started with [`Shim::start_ui`] (backups, UI state).
     pub fn state_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("state")
+    }
+
+    /// The database holding this shim's ledger and stored responses.
+    pub fn database(&self) -> std::path::PathBuf {
+        self.dir.path().join("codex-shim.db")
     }
 
     /// The Codex home this shim reads `auth.json` from.

@@ -6,6 +6,7 @@ pub mod codex;
 pub mod desktop;
 pub mod fake;
 pub mod raw;
+pub mod stored;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -19,6 +20,26 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 pub fn read_fixture(rel: &str) -> String {
     std::fs::read_to_string(fixture(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// `CODEX_SHIM_PYTHON` (a Python with the pinned `openai` package), else `python3`; `None`
+/// (the test skips) only outside CI.
+pub fn openai_python() -> Option<String> {
+    let py = std::env::var("CODEX_SHIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import openai, pydantic"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(py);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must test against openai-python: `.ci/run` installs tests/e2e/requirements.txt"
+    );
+    eprintln!("skipping: no Python with the `openai` package; pip install -r tests/e2e/requirements.txt and set CODEX_SHIM_PYTHON");
+    None
 }
 
 /// The tools Codex declares with a freeform apply_patch (a real captured request).
@@ -60,6 +81,7 @@ fn run_with(
         tools: codex_tools(),
         parallel_tool_calls: true,
         tool_choice: serde_json::json!("auto"),
+        echo: Default::default(),
     });
     let mut parser = SseParser::new();
     let mut out = enc.start();
