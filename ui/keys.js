@@ -1,10 +1,14 @@
 // API keys in the OS keychain: names and where each was found, never a value.
-import { $, api, bus, button, el, say } from "./lib.js";
+import { $, api, bus, button, el, newest, say } from "./lib.js";
 
 const LABELS = ["Name", "Found in", "Used by", "Actions"];
 
+const getKeys = newest(() => api("/api/keys"));
+
 async function load() {
-  const { keys } = await api("/api/keys");
+  const r = await getKeys();
+  if (!r) return;
+  const { keys } = r;
   const body = $("key-rows");
   body.replaceChildren();
   for (const k of keys) {

@@ -84,3 +84,15 @@ export function ms(v) {
 
 /** Live request summaries (`detail` is one summary), from the one event stream. */
 export const bus = new EventTarget();
+
+// Of overlapping calls of `fetch`, only the newest gets its answer; older ones get null. A view
+// reloads on every change, and a slow answer from before a save must not overwrite the list
+// that came after it.
+export function newest(fetch) {
+  let seq = 0;
+  return async (...args) => {
+    const mine = ++seq;
+    const r = await fetch(...args);
+    return mine === seq ? r : null;
+  };
+}

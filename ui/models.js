@@ -1,6 +1,6 @@
 // Models: the table (use, test, edit, remove), the launch buttons, and the add/edit form with
 // provider presets and the provider's own model list as suggestions.
-import { $, api, bus, button, el, say } from "./lib.js";
+import { $, api, bus, button, el, newest, say } from "./lib.js";
 import { PRESETS } from "./presets.js";
 
 const LABELS = ["Model", "Provider", "Context", "Key", "Check", "Actions"];
@@ -36,8 +36,12 @@ async function test(m, status) {
   }
 }
 
+const getModels = newest(() => api("/api/models"));
+
 async function load() {
-  const { models, file } = await api("/api/models");
+  const r = await getModels();
+  if (!r) return;
+  const { models, file } = r;
   $("model-file").textContent = file || "your models file";
   const body = $("model-rows");
   body.replaceChildren();

@@ -1,9 +1,13 @@
 // Status: the server, Codex's config, the installed Codex apps; and the sidebar's status line
 // with today's requests and cost.
-import { $, api, bus, el, usd } from "./lib.js";
+import { $, api, bus, el, newest, usd } from "./lib.js";
+
+const getStatus = newest(() => Promise.all([api("/api/status"), api("/api/usage?days=1").catch(() => [])]));
 
 async function line() {
-  const [s, today] = await Promise.all([api("/api/status"), api("/api/usage?days=1").catch(() => [])]);
+  const r = await getStatus();
+  if (!r) return null;
+  const [s, today] = r;
   const n = today.reduce((a, r) => a + r.requests, 0);
   const known = today.every((r) => r.cost_usd != null);
   const cost = today.reduce((a, r) => a + (r.cost_usd || 0), 0);
@@ -14,6 +18,7 @@ async function line() {
 
 async function load() {
   const s = await line();
+  if (!s) return;
   const dl = $("status-list");
   dl.replaceChildren();
   const rows = [

@@ -9,8 +9,8 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const report = {};
+const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
 try {
-  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
   const go = (section) => page.click(`.sidebar a[data-section="${section}"]`);
   const bodies = [];
   page.on("response", async (r) => {
@@ -98,6 +98,10 @@ try {
   report.attacks = JSON.parse(await evil.textContent("#done"));
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);
+  // What the page said when it stopped, for a failure to explain itself.
+  for (const id of ["model-form-result", "model-result", "key-result", "model-rows"]) {
+    report[`at_failure_${id}`] = await page.textContent(`#${id}`, { timeout: 1000 }).catch(() => null);
+  }
 } finally {
   await browser.close();
 }
