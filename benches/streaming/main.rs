@@ -20,7 +20,9 @@
 
 mod ledger;
 mod litellm;
+mod per_write;
 mod shim;
+mod translation;
 mod upstream;
 
 use std::sync::Arc;
@@ -29,10 +31,6 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use serde_json::{json, Value};
 use upstream::{anthropic_events, chat_events, event_delay, responses_events, start_upstream};
-
-use codex_shim::protocol::responses::ResponsesRequest;
-use codex_shim::settings::Settings;
-use codex_shim::translate::{anthropic_request, chat_request};
 
 const LEVELS: [usize; 4] = [1, 16, 64, 256];
 
@@ -82,6 +80,8 @@ struct Level {
     ttfb: Vec<f64>,
     total: Vec<f64>,
     wall: f64,
+    /// Body chunks the client read, over all streams (one per read when nothing was batched).
+    chunks: usize,
     errors: usize,
     /// What the first failed stream said (status and the end of its body), for the report.
     first_error: Option<String>,
@@ -147,6 +147,7 @@ async fn run_level(
                         Ok(Some(chunk)) => {
                             first.get_or_insert_with(|| s.elapsed().as_secs_f64() * 1000.0);
                             chunks.push(chunk);
+                            l.chunks += 1;
                         }
                         Ok(None) => break,
                         Err(_) => {
@@ -180,6 +181,7 @@ async fn run_level(
         all.ttfb.extend(l.ttfb);
         all.total.extend(l.total);
         all.errors += l.errors;
+        all.chunks += l.chunks;
         all.first_error = all.first_error.or(l.first_error);
     }
     all.wall = t0.elapsed().as_secs_f64();
@@ -212,112 +214,29 @@ fn status_kib(pid: u32, key: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn median_ms(mut f: impl FnMut()) -> f64 {
-    let mut v: Vec<f64> = (0..21)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    pct(&mut v, 0.5)
-}
-
-fn translation_costs(large: &Value) -> Vec<(String, f64)> {
-    let bytes = serde_json::to_vec(large).unwrap();
-    let models = Settings::parse_file(
-        std::path::Path::new("/bench/models.json"),
-        r#"[{"model":"m","provider":"openai","apiKey":"k"},{"model":"claude-sonnet-4-5","provider":"anthropic","apiKey":"k"}]"#,
-    )
-    .unwrap();
-    let mut out = vec![(
-        format!("parse the {:.2} MB request", bytes.len() as f64 / 1e6),
-        median_ms(|| {
-            std::hint::black_box(serde_json::from_slice::<ResponsesRequest>(&bytes).unwrap());
-        }),
-    )];
-    let req: ResponsesRequest = serde_json::from_slice(&bytes).unwrap();
-    out.push((
-        "map to chat completions + serialize".into(),
-        median_ms(|| {
-            let t = chat_request::to_chat(&req, &models[0]);
-            std::hint::black_box(serde_json::to_vec(&t.request).unwrap());
-        }),
-    ));
-    out.push((
-        "map to Anthropic Messages + serialize".into(),
-        median_ms(|| {
-            let t = anthropic_request::to_anthropic(&req, &models[1], "api.anthropic.com");
-            std::hint::black_box(serde_json::to_vec(&t.request).unwrap());
-        }),
-    ));
-    out.push((
-        "whole chat route (parse + map + serialize)".into(),
-        median_ms(|| {
-            let r: ResponsesRequest = serde_json::from_slice(&bytes).unwrap();
-            let t = chat_request::to_chat(&r, &models[0]);
-            std::hint::black_box(serde_json::to_vec(&t.request).unwrap());
-        }),
-    ));
-    // Decoding and re-encoding a 1,000-event stream, per route.
-    for (name, events, anthropic) in [
-        (
-            "decode + encode 1,000 chat events",
-            chat_events(1000, 20),
-            false,
-        ),
-        (
-            "decode + encode 1,000 Anthropic events",
-            anthropic_events(1000, 20),
-            true,
-        ),
-    ] {
-        let raw: Vec<u8> = events.iter().flat_map(|b| b.to_vec()).collect();
-        out.push((
-            name.into(),
-            median_ms(|| {
-                use codex_shim::translate::{encoder::*, sse::*, Decoder};
-                let mut dec: Box<dyn Decoder> = if anthropic {
-                    Box::new(
-                        codex_shim::translate::anthropic_stream::AnthropicStreamDecoder::new(
-                            "c", "bench",
-                        ),
-                    )
-                } else {
-                    Box::new(codex_shim::translate::chat_stream::ChatStreamDecoder::new(
-                        &Default::default(),
-                        "m",
-                    ))
-                };
-                let mut enc = ResponsesEncoder::new(EncoderConfig {
-                    model: "m".into(),
-                    tools: Default::default(),
-                    parallel_tool_calls: true,
-                    tool_choice: json!("auto"),
-                    echo: Default::default(),
-                });
-                let mut wire = String::new();
-                for e in enc.start() {
-                    wire.push_str(&frame(&e));
-                }
-                let mut p = SseParser::new();
-                for ev in p.feed(&raw) {
-                    for se in dec.event(ev.event.as_deref(), &ev.data) {
-                        for e in enc.push(se) {
-                            wire.push_str(&frame(&e));
-                        }
-                    }
-                }
-                std::hint::black_box(wire);
-            }),
-        ));
-    }
-    out
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if std::env::var("BENCH_ROLE").is_ok_and(|r| r == "upstream") {
+        upstream::serve_process().await;
+        return;
+    }
     let secs = env_num("BENCH_SECS", 3.0);
+    // BENCH_SCENARIO=per-write runs only "one event per write"; =classic only the rest.
+    let scenario = std::env::var("BENCH_SCENARIO").unwrap_or_default();
+    let bin =
+        std::env::var("BENCH_SHIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_codex-shim").into());
+    let per_write = if scenario != "classic" {
+        let request = fixture("parallel-tool-calls/02-two-calls-two-outputs.body.json");
+        per_write::run(&bin, &request, secs, &only_levels()).await
+    } else {
+        Value::Null
+    };
+    if scenario == "per-write" {
+        write_report(
+            &json!({"date": chrono_like_now(), "machine": uname(), "per_write": per_write}),
+        );
+        return;
+    }
     let n_events = env_num("BENCH_EVENTS", 50.0) as usize;
     let size = env_num("BENCH_EVENT_BYTES", 20.0) as usize;
     let (normal, large) = requests();
@@ -325,6 +244,7 @@ async fn main() {
         Arc::new(chat_events(n_events, size)),
         Arc::new(anthropic_events(n_events, size)),
         Arc::new(responses_events(n_events, size)),
+        upstream::Pace::Fast,
     )
     .await;
 
@@ -337,8 +257,6 @@ async fn main() {
         {"model": "m", "slug": "bench-native", "provider": "openai", "wireApi": "responses", "base_url": format!("http://{upstream}/v1"), "apiKey": "k"}
     ]).to_string()).unwrap();
     // BENCH_SHIM_BIN compares another build (say, an older commit's) against the same upstream.
-    let bin =
-        std::env::var("BENCH_SHIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_codex-shim").into());
     let shim = shim::ShimProc::start(&bin, &settings, dir.path(), true).await;
     // The same binary with the usage ledger off: at 64 streams, what the ledger itself costs.
     let bare_dir = tempfile::tempdir().unwrap();
@@ -542,7 +460,7 @@ async fn main() {
         }
     }
 
-    let costs = translation_costs(&large);
+    let costs = translation::translation_costs(&large);
     println!("\n| translation alone (median of 21) | time |\n|---|---:|");
     for (name, ms) in &costs {
         println!("| {name} | {ms:.3} ms |");
@@ -605,7 +523,13 @@ async fn main() {
         "rows": rows, "ledger_rows": recorded, "ledger_cost": ledger_cost, "rss_idle_mib": idle_rss, "rss_peak_mib": peak_rss, "litellm_rss_peak_mib": litellm_rss,
         "translation_ms": costs.iter().map(|(n, ms)| json!({"what": n, "ms": ms})).collect::<Vec<_>>(),
         "targets": targets.iter().map(|(n, met, v)| json!({"target": n, "value": v, "met": met})).collect::<Vec<_>>(),
+        "per_write": per_write,
     });
+    write_report(&out);
+}
+
+/// Writes the run's numbers to `target/bench/streaming.json` (under `CARGO_TARGET_DIR` if set).
+fn write_report(out: &Value) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     let path = std::env::var_os("CARGO_TARGET_DIR")
         .map(|d| std::path::PathBuf::from(d).join("bench"))

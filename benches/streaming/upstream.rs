@@ -115,14 +115,29 @@ pub fn event_delay() -> Duration {
     Duration::from_secs_f64(env_num("BENCH_EVENT_DELAY_MS", 0.0) / 1000.0)
 }
 
-fn sse(events: Arc<Vec<Bytes>>) -> axum::response::Response {
+/// How the fake upstream writes its events.
+#[derive(Clone, Copy)]
+pub enum Pace {
+    /// As fast as loopback takes them (hyper may join ready events into one write), or
+    /// `BENCH_EVENT_DELAY_MS` apart.
+    Fast,
+    /// Every event its own write, as a real model sends tokens: the body stream gives way once
+    /// between events, and hyper flushes whenever its body is not ready.
+    OnePerWrite,
+}
+
+fn sse(events: Arc<Vec<Bytes>>, pace: Pace) -> axum::response::Response {
     let delay = event_delay();
     let stream = futures_util::stream::unfold(0usize, move |i| {
         let events = events.clone();
         async move {
             let ev = events.get(i)?.clone();
-            if i > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            if i > 0 {
+                match pace {
+                    Pace::OnePerWrite => tokio::task::yield_now().await,
+                    Pace::Fast if !delay.is_zero() => tokio::time::sleep(delay).await,
+                    Pace::Fast => {}
+                }
             }
             Some((Ok::<_, Infallible>(ev), i + 1))
         }
@@ -137,27 +152,28 @@ pub async fn start_upstream(
     chat: Arc<Vec<Bytes>>,
     anthropic: Arc<Vec<Bytes>>,
     responses: Arc<Vec<Bytes>>,
+    pace: Pace,
 ) -> std::net::SocketAddr {
     let app = axum::Router::new()
         .route(
             "/v1/responses",
             post(move |_b: Bytes| {
                 let r = responses.clone();
-                async move { sse(r) }
+                async move { sse(r, pace) }
             }),
         )
         .route(
             "/v1/chat/completions",
             post(move |_b: Bytes| {
                 let c = chat.clone();
-                async move { sse(c) }
+                async move { sse(c, pace) }
             }),
         )
         .route(
             "/v1/messages",
             post(move |_b: Bytes| {
                 let a = anthropic.clone();
-                async move { sse(a) }
+                async move { sse(a, pace) }
             }),
         )
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024));
@@ -170,4 +186,63 @@ pub async fn start_upstream(
     });
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     addr
+}
+
+/// The fake upstream in a process of its own (`BENCH_ROLE=upstream`), so that its CPU time can be
+/// read apart from the client's: `BENCH_EVENTS` events of `BENCH_EVENT_BYTES` bytes, each its own
+/// write. Prints its address, then serves until its standard input closes (the parent is gone).
+pub async fn serve_process() {
+    let n = env_num("BENCH_EVENTS", 200.0) as usize;
+    let size = env_num("BENCH_EVENT_BYTES", 20.0) as usize;
+    let addr = start_upstream(
+        Arc::new(chat_events(n, size)),
+        Arc::new(anthropic_events(n, size)),
+        Arc::new(responses_events(n, size)),
+        Pace::OnePerWrite,
+    )
+    .await;
+    println!("{addr}");
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    })
+    .await;
+}
+
+/// A handle on the upstream process; killed when dropped.
+pub struct UpstreamProc {
+    child: std::process::Child,
+    pub pid: u32,
+    pub addr: std::net::SocketAddr,
+}
+
+impl UpstreamProc {
+    pub fn start(events: usize, size: usize) -> UpstreamProc {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("BENCH_ROLE", "upstream")
+            .env("BENCH_EVENTS", events.to_string())
+            .env("BENCH_EVENT_BYTES", size.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the benchmark re-started as the upstream");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().parse().expect("the upstream's address");
+        UpstreamProc {
+            pid: child.id(),
+            child,
+            addr,
+        }
+    }
+}
+
+impl Drop for UpstreamProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
