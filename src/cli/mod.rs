@@ -42,7 +42,9 @@ CODEX_SHIM_HOME, else the platform data dir, with codex-shim.db: the usage ledge
 CODEX_SHIM_USAGE_RETENTION_DAYS, default 90; CODEX_SHIM_USAGE_LEDGER=off records nothing) and the
 responses clients other than Codex ask to store (CODEX_SHIM_STORE_RETENTION_DAYS, default 30;
 CODEX_SHIM_STORE_MAX_MB, default 512). Codex's login is read from CODEX_HOME (default ~/.codex);
-CODEX_SHIM_DISABLE_CHATGPT=1 turns the GPT-5.5 passthrough off. Log level: CODEX_SHIM_LOG.";
+CODEX_SHIM_DISABLE_CHATGPT=1 turns the GPT-5.5 passthrough off. Request bodies being read and
+translated at once are capped at CODEX_SHIM_REQUEST_BUDGET_MB (default 8; more waits its turn).
+Log level: CODEX_SHIM_LOG.";
 
 /// Run Codex on any model: a local Responses API server that routes each model to its upstream.
 #[derive(Debug, Parser)]

@@ -10,6 +10,7 @@
 //! Every route sits behind the host guard (DNS rebinding) and every POST accepts only
 //! `application/json` (see [`guard`]).
 
+pub mod budget;
 mod guard;
 mod log;
 mod native;
@@ -160,6 +161,8 @@ pub struct AppState {
     pub in_flight: InFlight,
     /// Stored responses, when this server keeps them.
     pub responses: Option<Arc<stateful::Responses>>,
+    /// Request bytes being parsed and translated at once.
+    pub budget: budget::RequestBudget,
 }
 
 /// A count of upstream calls in progress (translated or native, from the request to the end of
@@ -221,6 +224,7 @@ impl AppState {
             launcher: Arc::new(crate::launch::SystemLauncher),
             in_flight: InFlight::default(),
             responses,
+            budget: budget::RequestBudget::default(),
         }
     }
 
@@ -325,26 +329,55 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     }))
 }
 
+/// Most a connection reads at once, and so the most its read buffer keeps between requests (also
+/// the largest request head accepted). Hyper's default (~400 KB) lets every keep-alive connection
+/// that once carried a Codex-sized body hold a buffer that size for as long as it stays open.
+pub const READ_BUFFER: usize = 16 * 1024;
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
     let watcher = reload::spawn(state.clone());
-    // Events are small writes; without TCP_NODELAY, Nagle's algorithm holds one back until the
-    // client's delayed ACK (up to 40 ms on Linux) — per stream, on every turn.
-    let listener = listener.tap_io(|tcp| {
+    let app = router(state).into_service::<hyper::body::Incoming>();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1().max_buf_size(READ_BUFFER);
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Events are small writes; without TCP_NODELAY, Nagle's algorithm holds one back until
+        // the client's delayed ACK (up to 40 ms on Linux) — per stream, on every turn.
         let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     if let Some(w) = watcher {
         w.abort();
     }
-    result
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when the

@@ -271,7 +271,7 @@ fn failed(
 }
 
 /// Sends the call and streams the reply back.
-pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response {
+pub(super) async fn forward(state: Arc<AppState>, mut call: NativeCall) -> Response {
     let busy = state.in_flight.enter();
     let started = Instant::now();
     let route = if call.chatgpt { "chatgpt" } else { "responses" };
@@ -279,7 +279,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: NativeCall) -> Response 
         .client
         .post(&call.url)
         .headers(call.headers.clone())
-        .body(call.body.clone())
+        .body(std::mem::take(&mut call.body))
         .send()
         .await;
     let resp = match sent {

@@ -28,7 +28,7 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub(super) struct Prepared {
     pub(super) url: String,
     pub(super) headers: HeaderMap,
-    /// Shared bytes: sending (and a retry) does not copy a possibly large body.
+    /// The upstream request; moved into the HTTP client when sent (empty afterwards).
     pub(super) body: axum::body::Bytes,
     /// Names the model and upstream host in messages.
     pub(super) who: String,

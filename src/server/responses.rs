@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,22 +60,43 @@ the current state, and the next steps. Be concise and specific; leave out pleasa
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    route(state, &headers, &body, Endpoint::Responses, false).await
+    read_and_route(state, headers, body, Endpoint::Responses).await
 }
 
 pub(super) async fn compact(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    route(state, &headers, &body, Endpoint::Compact, false).await
+    read_and_route(state, headers, body, Endpoint::Compact).await
+}
+
+/// Reads the body within the request budget (see [`super::budget`]), then routes it.
+async fn read_and_route(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Body,
+    endpoint: Endpoint,
+) -> Response {
+    match state.budget.read(&headers, body, super::BODY_LIMIT).await {
+        Ok((body, share)) => route(state, &headers, body, Some(share), endpoint, false).await,
+        Err(f) => error_response(&f),
+    }
 }
 
 /// One request from the UI's Test button: the real route, recorded as a test.
-pub(super) async fn test(state: Arc<AppState>, body: &[u8]) -> Response {
-    route(state, &HeaderMap::new(), body, Endpoint::Responses, true).await
+pub(super) async fn test(state: Arc<AppState>, body: Bytes) -> Response {
+    route(
+        state,
+        &HeaderMap::new(),
+        body,
+        None,
+        Endpoint::Responses,
+        true,
+    )
+    .await
 }
 
 /// Answers a request refused before any upstream was asked, recording it (route `none`).
@@ -114,10 +135,13 @@ fn summary_request(mut raw: Value) -> Value {
     raw
 }
 
+/// Routes one request. The raw body, the typed request and the `share` of the request budget are
+/// dropped once the upstream's body is built: a stream holds only what it needs to stream.
 async fn route(
     state: Arc<AppState>,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
+    share: Option<super::budget::Share>,
     endpoint: Endpoint,
     is_test: bool,
 ) -> Response {
@@ -134,7 +158,7 @@ async fn route(
         ));
         refuse(&state, slug, meta, &f)
     };
-    let req = match serde_json::from_slice::<RequestHead>(body) {
+    let req = match serde_json::from_slice::<RequestHead>(&body) {
         Ok(h) => h,
         Err(e) => return invalid("(unreadable request)", e),
     };
@@ -158,7 +182,7 @@ async fn route(
             || found
                 .as_ref()
                 .is_some_and(|m| m.provider.is_chat() && m.wire_api == WireApi::Responses);
-        match super::stateful::prepare(state.responses.as_ref(), body, &fields, native).await {
+        match super::stateful::prepare(state.responses.as_ref(), &body, &fields, native).await {
             Ok(r) => r,
             Err(f) => return refused(f),
         }
@@ -170,8 +194,11 @@ async fn route(
             resolved_previous: None,
         }
     };
-    let body: &[u8] = ready.body.as_deref().unwrap_or(body);
-    let tree = || serde_json::from_slice::<Value>(body);
+    let body: Bytes = match ready.body {
+        Some(resolved) => Bytes::from(resolved),
+        None => body,
+    };
+    let tree = || serde_json::from_slice::<Value>(&body);
     if passthrough {
         let login = match state.options.chatgpt_login() {
             Some(l) if !l.expired() => l,
@@ -190,6 +217,7 @@ async fn route(
             Ok(v) => v,
             Err(e) => return invalid(&req.model, e),
         };
+        drop((body, share));
         let mut call = native::chatgpt_call(
             raw,
             headers,
@@ -243,6 +271,7 @@ async fn route(
             Ok(v) => v,
             Err(e) => return invalid(&req.model, e),
         };
+        drop((body, share));
         let call = native::byok_call(&model, resolved, raw, endpoint.path(), stream)
             .with_meta(meta)
             .with_store(ready.store.clone(), ready.resolved_previous.clone());
@@ -250,7 +279,7 @@ async fn route(
     }
     // Translated routes answer a compact request with a one-off summary from the upstream.
     let req = match endpoint {
-        Endpoint::Responses => match serde_json::from_slice::<ResponsesRequest>(body) {
+        Endpoint::Responses => match serde_json::from_slice::<ResponsesRequest>(&body) {
             Ok(r) => r,
             Err(e) => return invalid(&req.model, e),
         },
@@ -266,6 +295,7 @@ async fn route(
         }
     };
     let prepared = Prepared::new(&model, resolved, &req, body.len(), ready.echo.clone());
+    drop((req, body, share));
     if !prepared.dropped.is_empty() {
         tracing::info!(model = %model.slug, dropped = ?prepared.dropped, "parts of the request cannot go to this upstream");
     }

@@ -62,6 +62,20 @@ where
     None
 }
 
+/// One batch of encoded events: SSE frames, and the terminal event if the batch has it (all a
+/// `stream: false` client needs).
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) frames: Vec<u8>,
+    pub(super) terminal: Option<Value>,
+}
+
+impl Batch {
+    pub(super) fn is_empty(&self) -> bool {
+        self.frames.is_empty() && self.terminal.is_none()
+    }
+}
+
 /// The pump's end of the channel.
 pub(super) enum Sink {
     Sse(mpsc::Sender<Bytes>),
@@ -101,6 +115,18 @@ impl Sink {
             }
             Sink::Json(tx) => match events.into_iter().next_back() {
                 Some(last) => tx.send(last).await.is_ok(),
+                None => !tx.is_closed(),
+            },
+        }
+    }
+
+    /// Sends one encoded batch; `false` once the client has gone away.
+    pub(super) async fn send_batch(&self, batch: Batch) -> bool {
+        match self {
+            Sink::Sse(tx) if batch.frames.is_empty() => !tx.is_closed(),
+            Sink::Sse(tx) => tx.send(Bytes::from(batch.frames)).await.is_ok(),
+            Sink::Json(tx) => match batch.terminal {
+                Some(t) => tx.send(t).await.is_ok(),
                 None => !tx.is_closed(),
             },
         }

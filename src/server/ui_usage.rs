@@ -122,7 +122,7 @@ pub(super) async fn test(State(state): State<Arc<AppState>>, body: Bytes) -> Res
         return deny(StatusCode::BAD_REQUEST, "expected {\"slug\": …}");
     };
     let reply =
-        super::responses::test(state.clone(), test_request(&slug).to_string().as_bytes()).await;
+        super::responses::test(state.clone(), Bytes::from(test_request(&slug).to_string())).await;
     let status = reply.status().as_u16();
     // Read the stream to its end: the request is over, and its ledger row written, only then.
     let text = match axum::body::to_bytes(reply.into_body(), 16 * 1024 * 1024).await {

@@ -17,7 +17,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
 use super::prepare::Prepared;
-use super::sink::{drain_ready, Sink};
+use super::sink::{drain_ready, Batch, Sink};
 use super::AppState;
 use crate::translate::encoder::ResponsesEncoder;
 use crate::translate::sse::SseParser;
@@ -116,14 +116,18 @@ pub(super) struct Begin {
 /// Stores the response whose terminal event is among `events` (a no-op without one, or
 /// without a store to keep it in).
 async fn keep(store: &Option<super::stateful::StoreCtx>, events: &[Value]) {
-    let Some(ctx) = store else { return };
     let terminal = events.iter().rev().find(|e| {
         matches!(
             e["type"].as_str(),
             Some("response.completed" | "response.incomplete" | "response.failed")
         )
     });
-    if let Some(t) = terminal {
+    keep_terminal(store, terminal).await;
+}
+
+/// Stores the response of a terminal event (before that event goes out: read-after-write).
+async fn keep_terminal(store: &Option<super::stateful::StoreCtx>, terminal: Option<&Value>) {
+    if let (Some(ctx), Some(t)) = (store, terminal) {
         ctx.save(&t["response"]).await;
     }
 }
@@ -131,7 +135,7 @@ async fn keep(store: &Option<super::stateful::StoreCtx>, events: &[Value]) {
 /// Sends the request and waits up to `header_wait` for the upstream's status.
 pub(super) async fn begin(
     state: &AppState,
-    prepared: Prepared,
+    mut prepared: Prepared,
     model: &crate::settings::ModelConfig,
     meta: super::RequestMeta,
     store: Option<super::stateful::StoreCtx>,
@@ -153,7 +157,8 @@ pub(super) async fn begin(
         .client
         .post(&prepared.url)
         .headers(prepared.headers.clone())
-        .body(prepared.body.clone())
+        // Moved, not shared: the stream that follows does not keep the request alive.
+        .body(std::mem::take(&mut prepared.body))
         .send();
     let mut fut: SendFuture = Box::pin(send);
     let begin_state = match tokio::time::timeout(state.options.header_wait, &mut fut).await {
@@ -347,9 +352,10 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
             Err(_) => decoder.transport_error("timed out reading the reply"),
         };
         log.first_byte.get_or_insert_with(|| log.started.elapsed());
-        let (out, failure) = encode(&prepared, &mut enc, events);
-        keep(&store, &out).await;
-        tx.send_all(out).await;
+        let mut batch = Batch::default();
+        let failure = encode(&prepared, &mut enc, events, &mut batch);
+        keep_terminal(&store, batch.terminal.as_ref()).await;
+        tx.send_batch(batch).await;
         log.end(&enc, status, failure);
         return;
     }
@@ -419,14 +425,13 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
                 return;
             }
         };
-        let (out, failure) = encode(&prepared, &mut enc, events);
+        let mut batch = Batch::default();
+        let failure = encode(&prepared, &mut enc, events, &mut batch);
         log.usage = enc.usage();
-        if enc.terminal().is_some() {
-            keep(&store, &out).await;
-        }
-        if !out.is_empty() {
+        keep_terminal(&store, batch.terminal.as_ref()).await;
+        if !batch.is_empty() {
             last_sent = Instant::now();
-            if !tx.send_all(out).await {
+            if !tx.send_batch(batch).await {
                 tracing::info!(model = %log.slug, "client went away mid-stream; upstream request cancelled");
                 return;
             }
@@ -438,13 +443,13 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     }
 }
 
-/// Encodes decoder events, scrubbing secrets from any failure; returns the events and the failure.
+/// Encodes decoder events into `batch`, scrubbing secrets from any failure; returns the failure.
 fn encode(
     prepared: &Prepared,
     enc: &mut ResponsesEncoder,
     events: Vec<StreamEvent>,
-) -> (Vec<Value>, Option<Failure>) {
-    let mut out = Vec::new();
+    batch: &mut Batch,
+) -> Option<Failure> {
     let mut failure = None;
     for ev in events {
         let ev = match ev {
@@ -455,7 +460,7 @@ fn encode(
             }
             other => other,
         };
-        out.extend(enc.push(ev));
+        enc.push_sse(ev, &mut batch.frames, &mut batch.terminal);
     }
-    (out, failure)
+    failure
 }

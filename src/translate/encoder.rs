@@ -16,6 +16,7 @@
 use serde_json::{json, Value};
 
 use super::envelope::Thinking;
+use super::frames::{Delta, DeltaKind, Out};
 use super::tools::{ToolKind, ToolMap, ToolTarget};
 use super::{new_id, Failure, Finish, StreamEvent, Usage};
 
@@ -149,40 +150,50 @@ impl ResponsesEncoder {
         vec![self.event("response.failed", json!({"response": r}))]
     }
 
-    /// Encodes one neutral event.
+    /// Encodes one neutral event as JSON values.
     pub fn push(&mut self, ev: StreamEvent) -> Vec<Value> {
-        let mut out = Vec::new();
+        let mut values = Vec::new();
+        self.push_to(ev, &mut Out::Values(&mut values));
+        values
+    }
+
+    /// Encodes one neutral event straight into SSE frames appended to `buf` (deltas from a
+    /// template, see [`super::frames`]); a terminal event is also put in `terminal`.
+    pub fn push_sse(&mut self, ev: StreamEvent, buf: &mut Vec<u8>, terminal: &mut Option<Value>) {
+        self.push_to(ev, &mut Out::Sse { buf, terminal });
+    }
+
+    fn push_to(&mut self, ev: StreamEvent, out: &mut Out<'_>) {
         if self.terminal.is_some() {
-            return out;
+            return;
         }
         match ev {
-            StreamEvent::Text(t) => self.text(t, &mut out),
-            StreamEvent::Reasoning(t) => self.reasoning(t, &mut out),
-            StreamEvent::ReasoningDone(envelope) => self.close_reasoning_with(envelope, &mut out),
+            StreamEvent::Text(t) => self.text(t, out),
+            StreamEvent::Reasoning(t) => self.reasoning(t, out),
+            StreamEvent::ReasoningDone(envelope) => self.close_reasoning_with(envelope, out),
             StreamEvent::ToolCallStart {
                 index,
                 call_id,
                 name,
-            } => self.call_start(index, call_id, &name, &mut out),
-            StreamEvent::ToolCallArgs { index, delta } => self.call_args(index, delta, &mut out),
+            } => self.call_start(index, call_id, &name, out),
+            StreamEvent::ToolCallArgs { index, delta } => self.call_args(index, delta, out),
             StreamEvent::ToolCallEnd { index } => {
                 if let Some(pos) = self.calls.iter().position(|c| c.slot == index) {
                     let call = self.calls.remove(pos);
                     if call.args_complete() {
-                        self.close_call(call, &mut out);
+                        self.close_call(call, out);
                     } else {
                         self.held.push(call);
                     }
                 }
             }
             StreamEvent::Usage(u) => self.usage = Some(u),
-            StreamEvent::Finish(f) => self.finish(f, &mut out),
+            StreamEvent::Finish(f) => self.finish(f, out),
             StreamEvent::Error(f) => out.extend(self.fail(&f)),
         }
-        out
     }
 
-    fn text(&mut self, text: String, out: &mut Vec<Value>) {
+    fn text(&mut self, text: String, out: &mut Out<'_>) {
         if text.is_empty() {
             return;
         }
@@ -204,18 +215,19 @@ impl ResponsesEncoder {
                 text: String::new(),
             });
         }
-        let (id, output_index) = {
-            let m = self.message.as_mut().expect("opened above");
-            m.text.push_str(&text);
-            (m.id.clone(), m.output_index)
-        };
-        out.push(self.event(
-            "response.output_text.delta",
-            json!({"item_id": id, "output_index": output_index, "content_index": 0, "delta": text, "logprobs": []}),
-        ));
+        let sequence_number = self.next_seq();
+        let m = self.message.as_mut().expect("opened above");
+        m.text.push_str(&text);
+        out.delta(Delta {
+            kind: DeltaKind::Text,
+            item_id: &m.id,
+            output_index: m.output_index,
+            delta: &text,
+            sequence_number,
+        });
     }
 
-    fn reasoning(&mut self, text: String, out: &mut Vec<Value>) {
+    fn reasoning(&mut self, text: String, out: &mut Out<'_>) {
         if text.is_empty() {
             return;
         }
@@ -236,18 +248,19 @@ impl ResponsesEncoder {
                 text: String::new(),
             });
         }
-        let (id, output_index) = {
-            let r = self.reasoning.as_mut().expect("opened above");
-            r.text.push_str(&text);
-            (r.id.clone(), r.output_index)
-        };
-        out.push(self.event(
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": id, "output_index": output_index, "summary_index": 0, "delta": text}),
-        ));
+        let sequence_number = self.next_seq();
+        let r = self.reasoning.as_mut().expect("opened above");
+        r.text.push_str(&text);
+        out.delta(Delta {
+            kind: DeltaKind::Reasoning,
+            item_id: &r.id,
+            output_index: r.output_index,
+            delta: &text,
+            sequence_number,
+        });
     }
 
-    fn call_start(&mut self, slot: usize, call_id: String, flat_name: &str, out: &mut Vec<Value>) {
+    fn call_start(&mut self, slot: usize, call_id: String, flat_name: &str, out: &mut Out<'_>) {
         self.close_reasoning(out);
         self.close_message(out);
         let target = self.cfg.tools.target(flat_name);
@@ -285,22 +298,29 @@ impl ResponsesEncoder {
         });
     }
 
-    fn call_args(&mut self, slot: usize, delta: String, out: &mut Vec<Value>) {
-        let Some(call) = self.calls.iter_mut().find(|c| c.slot == slot) else {
+    fn call_args(&mut self, slot: usize, delta: String, out: &mut Out<'_>) {
+        let Some(pos) = self.calls.iter().position(|c| c.slot == slot) else {
             return;
         };
-        call.args.push_str(&delta);
         // Freeform input is sent whole at the end: the upstream streams JSON, Codex wants raw text.
-        if call.target.kind == ToolKind::Function {
-            let (id, output_index) = (call.id.clone(), call.output_index);
-            out.push(self.event(
-                "response.function_call_arguments.delta",
-                json!({"item_id": id, "output_index": output_index, "delta": delta}),
-            ));
+        let sequence_number = match self.calls[pos].target.kind {
+            ToolKind::Function => Some(self.next_seq()),
+            ToolKind::Custom => None,
+        };
+        let call = &mut self.calls[pos];
+        call.args.push_str(&delta);
+        if let Some(sequence_number) = sequence_number {
+            out.delta(Delta {
+                kind: DeltaKind::Arguments,
+                item_id: &call.id,
+                output_index: call.output_index,
+                delta: &delta,
+                sequence_number,
+            });
         }
     }
 
-    fn close_call(&mut self, call: OpenCall, out: &mut Vec<Value>) {
+    fn close_call(&mut self, call: OpenCall, out: &mut Out<'_>) {
         let OpenCall {
             id,
             output_index,
@@ -340,7 +360,7 @@ impl ResponsesEncoder {
         self.item_done(output_index, item, out);
     }
 
-    fn close_message(&mut self, out: &mut Vec<Value>) {
+    fn close_message(&mut self, out: &mut Out<'_>) {
         let Some(OpenText {
             id,
             output_index,
@@ -360,13 +380,13 @@ impl ResponsesEncoder {
         self.item_done(output_index, item, out);
     }
 
-    fn close_reasoning(&mut self, out: &mut Vec<Value>) {
+    fn close_reasoning(&mut self, out: &mut Out<'_>) {
         self.close_reasoning_with(None, out);
     }
 
     /// Closes the open reasoning item with `envelope` (default: chat reasoning). An envelope with
     /// no open item (redacted thinking has no text) gets an item of its own.
-    fn close_reasoning_with(&mut self, envelope: Option<Thinking>, out: &mut Vec<Value>) {
+    fn close_reasoning_with(&mut self, envelope: Option<Thinking>, out: &mut Out<'_>) {
         let open = match self.reasoning.take() {
             Some(r) => r,
             None if envelope.is_some() => {
@@ -403,7 +423,7 @@ impl ResponsesEncoder {
         self.item_done(output_index, item, out);
     }
 
-    fn item_done(&mut self, output_index: usize, item: Value, out: &mut Vec<Value>) {
+    fn item_done(&mut self, output_index: usize, item: Value, out: &mut Out<'_>) {
         out.push(self.event(
             "response.output_item.done",
             json!({"output_index": output_index, "item": item.clone()}),
@@ -411,7 +431,7 @@ impl ResponsesEncoder {
         self.output.push(item);
     }
 
-    fn finish(&mut self, finish: Finish, out: &mut Vec<Value>) {
+    fn finish(&mut self, finish: Finish, out: &mut Out<'_>) {
         self.close_reasoning(out);
         self.close_message(out);
         let mut ended = std::mem::take(&mut self.held);
@@ -455,9 +475,13 @@ impl ResponsesEncoder {
 
     fn event(&mut self, kind: &str, mut body: Value) -> Value {
         body["type"] = json!(kind);
-        body["sequence_number"] = json!(self.seq);
-        self.seq += 1;
+        body["sequence_number"] = json!(self.next_seq());
         body
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq - 1
     }
 
     /// The full Response object in its current state.

@@ -12,6 +12,7 @@ pub mod chat_stream;
 pub mod encoder;
 pub mod envelope;
 pub mod errors;
+pub mod frames;
 pub mod history;
 pub mod native;
 pub mod sse;
