@@ -29,6 +29,7 @@ pub async fn run(bin: &str, request: &Value, secs: f64, only: &[usize]) -> Value
         {"model": "claude-sonnet-4-5", "slug": "bench-claude", "provider": "anthropic", "baseUrl": base, "apiKey": "k"},
     ]).to_string()).unwrap();
     let mut idle = Vec::new();
+    let mut idle_anon = Vec::new();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .build()
@@ -58,6 +59,8 @@ pub async fn run(bin: &str, request: &Value, secs: f64, only: &[usize]) -> Value
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             let idle_rss = status_kib(shim.pid, "VmRSS:") / 1024.0;
             idle.push(idle_rss);
+            // Of it, the process's own memory (the rest is clean pages of the executable).
+            idle_anon.push(status_kib(shim.pid, "RssAnon:") / 1024.0);
             run_level(&client, &direct, &body, None, conc, 0.3).await;
             run_level(&client, &shim.url, &body, None, conc, 0.3).await;
             let up0 = cpu_secs(upstream.pid);
@@ -100,9 +103,10 @@ pub async fn run(bin: &str, request: &Value, secs: f64, only: &[usize]) -> Value
         }
     }
     let idle_rss = pct(&mut idle, 0.5);
-    println!("shim RSS idle: {idle_rss:.1} MiB (median of the fresh shims, 300 ms after start)");
+    let anon = pct(&mut idle_anon, 0.5);
+    println!("shim RSS idle: {idle_rss:.1} MiB, of which {anon:.1} MiB its own (RssAnon) and the rest file-backed pages of the executable (median of the fresh shims, 300 ms after start)");
     print_targets(&rows, idle_rss);
-    json!({"events_per_stream": EVENTS, "event_bytes": EVENT_BYTES, "idle_rss_mib": idle_rss, "rows": rows})
+    json!({"events_per_stream": EVENTS, "event_bytes": EVENT_BYTES, "idle_rss_mib": idle_rss, "idle_rss_anon_mib": anon, "rows": rows})
 }
 
 /// The scenario's targets (issue 17), met or not: printed, never asserted.

@@ -8,7 +8,36 @@
 
 use std::collections::HashMap;
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
+
+/// A `content_block_delta` event, read without a JSON tree.
+#[derive(Deserialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    index: u64,
+    #[serde(borrow, default)]
+    delta: Option<BlockDelta<'a>>,
+}
+
+/// The `delta` of a content block: text, tool input JSON, thinking, or its signature.
+#[derive(Deserialize, Default)]
+struct BlockDelta<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    partial_json: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    signature: Option<Cow<'a, str>>,
+}
 
 use super::envelope::Thinking;
 use super::{new_id, Decoder, ErrorCode, Failure, Finish, StreamEvent, Usage};
@@ -136,30 +165,21 @@ impl AnthropicStreamDecoder {
         self.blocks.insert(index, open);
     }
 
-    fn block_delta(&mut self, index: usize, delta: &Value, out: &mut Vec<StreamEvent>) {
-        let s = |k: &str| {
-            delta
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        match (
-            self.blocks.get_mut(&index),
-            delta["type"].as_str().unwrap_or_default(),
-        ) {
-            (Some(Open::Text), "text_delta") => out.push(StreamEvent::Text(s("text"))),
+    fn block_delta(&mut self, index: usize, delta: &BlockDelta<'_>, out: &mut Vec<StreamEvent>) {
+        let s = |field: &Option<Cow<'_, str>>| field.as_deref().unwrap_or_default().to_string();
+        match (self.blocks.get_mut(&index), delta.kind.as_ref()) {
+            (Some(Open::Text), "text_delta") => out.push(StreamEvent::Text(s(&delta.text))),
             (Some(Open::Tool), "input_json_delta") => out.push(StreamEvent::ToolCallArgs {
                 index,
-                delta: s("partial_json"),
+                delta: s(&delta.partial_json),
             }),
             (Some(Open::Thinking { text, .. }), "thinking_delta") => {
-                let piece = s("thinking");
+                let piece = s(&delta.thinking);
                 text.push_str(&piece);
                 out.push(StreamEvent::Reasoning(piece));
             }
             (Some(Open::Thinking { signature, .. }), "signature_delta") => {
-                signature.push_str(&s("signature"))
+                signature.push_str(delta.signature.as_deref().unwrap_or_default())
             }
             (_, kind) => {
                 tracing::debug!("ignoring an Anthropic delta of type {kind} for block {index}")
@@ -231,6 +251,19 @@ impl Decoder for AnthropicStreamDecoder {
         if self.ended {
             return out;
         }
+        // Nearly every event is a delta: read those typed, borrowing the text where it has no
+        // escapes, instead of building a JSON tree of each.
+        if let Ok(DeltaEvent {
+            kind,
+            index,
+            delta: Some(delta),
+        }) = serde_json::from_str::<DeltaEvent<'_>>(data)
+        {
+            if kind == "content_block_delta" {
+                self.block_delta(index as usize, &delta, &mut out);
+                return out;
+            }
+        }
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             tracing::debug!("skipping a stream line that is not JSON");
             return out;
@@ -239,7 +272,11 @@ impl Decoder for AnthropicStreamDecoder {
         match v["type"].as_str().unwrap_or_default() {
             "message_start" => self.merge_usage(v["message"].get("usage")),
             "content_block_start" => self.block_start(index, &v["content_block"], &mut out),
-            "content_block_delta" => self.block_delta(index, &v["delta"], &mut out),
+            "content_block_delta" => {
+                if let Ok(delta) = BlockDelta::deserialize(&v["delta"]) {
+                    self.block_delta(index, &delta, &mut out);
+                }
+            }
             "content_block_stop" => self.block_stop(index, &mut out),
             "message_delta" => {
                 if let Some(r) = v["delta"].get("stop_reason").and_then(Value::as_str) {
@@ -325,5 +362,41 @@ impl Decoder for AnthropicStreamDecoder {
 
     fn is_done(&self) -> bool {
         self.ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(events: &[StreamEvent]) -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn deltas_read_typed_keep_escapes_and_odd_deltas_are_skipped() {
+        let mut d = AnthropicStreamDecoder::new("c", "test");
+        d.event(
+            None,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        );
+        let mut out = Vec::new();
+        for data in [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"plain "}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"q\"uote\n\u00e9 🦀"}}"#,
+            // Not readable typed (a number where text goes): the tree path skips it, no panic.
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":5}}"#,
+            // Fields in another order, and extra ones.
+            r#"{"delta":{"text":" end","type":"text_delta","extra":[1]},"index":0,"type":"content_block_delta"}"#,
+        ] {
+            out.extend(d.event(Some("content_block_delta"), data));
+        }
+        assert_eq!(text_of(&out), "plain q\"uote\né 🦀 end");
     }
 }

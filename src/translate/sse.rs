@@ -21,24 +21,41 @@ impl SseParser {
         Self::default()
     }
 
-    /// Adds bytes; returns the events they complete.
+    /// Adds bytes; returns the events they complete. Lines are read in place (no copy of each);
+    /// only an unfinished line is kept for the next call.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
+        if self.buf.is_empty() {
+            let used = self.lines(bytes, &mut out);
+            self.buf.extend_from_slice(&bytes[used..]);
+        } else {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.extend_from_slice(bytes);
+            let used = self.lines(&buf, &mut out);
+            buf.drain(..used);
+            self.buf = buf;
+        }
+        out
+    }
+
+    /// Handles the complete lines of `bytes`; returns how many bytes they took.
+    fn lines(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> usize {
         let mut start = 0;
-        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', &bytes[start..]) {
             let end = start + pos;
-            let line_end = if end > start && self.buf[end - 1] == b'\r' {
+            let line_end = if end > start && bytes[end - 1] == b'\r' {
                 end - 1
             } else {
                 end
             };
-            let line = String::from_utf8_lossy(&self.buf[start..line_end]).into_owned();
+            let line = &bytes[start..line_end];
+            match std::str::from_utf8(line) {
+                Ok(line) => self.line(line, out),
+                Err(_) => self.line(&String::from_utf8_lossy(line), out),
+            }
             start = end + 1;
-            self.line(&line, &mut out);
         }
-        self.buf.drain(..start);
-        out
+        start
     }
 
     /// Ends the input: a final event without its blank line still counts.
@@ -76,9 +93,14 @@ impl SseParser {
             self.event = None;
             return;
         }
+        let data = if self.data.len() == 1 {
+            self.data.pop().unwrap_or_default()
+        } else {
+            std::mem::take(&mut self.data).join("\n")
+        };
         out.push(SseEvent {
             event: self.event.take(),
-            data: std::mem::take(&mut self.data).join("\n"),
+            data,
         });
     }
 }
