@@ -526,3 +526,48 @@ async fn a_slow_non_streaming_upstream_still_gets_heartbeats() {
         .unwrap();
     assert_eq!(done["item"]["content"][0]["text"], "late but whole");
 }
+
+#[tokio::test]
+async fn requests_larger_than_the_budget_wait_their_turn_and_all_arrive_whole() {
+    let up = FakeUpstream::start().await;
+    // A 64 KB budget: each big request is three times that, so they take the whole of it in turn.
+    let shim = Shim::start(one_model(&up), |o| o.request_budget = 64 * 1024).await;
+    let texts: Vec<String> = (0..24)
+        .map(|i| match i % 2 {
+            0 => format!("{i}:{}", "x".repeat(200_000)),
+            _ => format!("{i}:small"),
+        })
+        .collect();
+    for _ in &texts {
+        up.push(Reply::text(&["ok"]));
+    }
+    let mut tasks = Vec::new();
+    for text in &texts {
+        let mut b = body("m", true);
+        b["input"][0]["content"][0]["text"] = json!(text);
+        let url = shim.url("/v1/responses");
+        tasks.push(tokio::spawn(async move {
+            let r = client().post(url).json(&b).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        // A share that can never be granted would hang here: a deadline makes it a failure.
+        let (status, text) = tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("a request waited for the budget for ever")
+            .unwrap();
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("response.completed"), "{text}");
+    }
+    let sent: Vec<String> = up.requests().iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(sent.len(), texts.len());
+    for text in &texts {
+        let quoted = serde_json::to_string(text).unwrap();
+        assert!(
+            sent.iter().any(|b| b.contains(&quoted)),
+            "{} did not reach the upstream whole",
+            &text[..12.min(text.len())]
+        );
+    }
+}

@@ -28,14 +28,13 @@ pub struct RequestBudget {
 /// A request's share of the budget, given back when dropped.
 pub struct Share(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
-impl Default for RequestBudget {
-    fn default() -> Self {
-        let mb = std::env::var("CODEX_SHIM_REQUEST_BUDGET_MB")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&mb| mb > 0);
-        RequestBudget::new(mb.map_or(DEFAULT_BUDGET, |mb| mb * 1024 * 1024))
-    }
+/// The budget in bytes: `CODEX_SHIM_REQUEST_BUDGET_MB`, else [`DEFAULT_BUDGET`].
+pub fn budget_from_env() -> usize {
+    std::env::var("CODEX_SHIM_REQUEST_BUDGET_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&mb| mb > 0)
+        .map_or(DEFAULT_BUDGET, |mb| mb * 1024 * 1024)
 }
 
 impl RequestBudget {

@@ -82,6 +82,8 @@ pub struct ServerOptions {
     /// Where responses are stored for clients that ask (`store`, `previous_response_id`): the
     /// same database as the ledger for `serve` and the tray; `None` stores nothing.
     pub database: Option<std::path::PathBuf>,
+    /// Request bytes read and translated at once (see [`budget`]).
+    pub request_budget: usize,
 }
 
 /// Days of usage kept unless `CODEX_SHIM_USAGE_RETENTION_DAYS` says otherwise.
@@ -140,6 +142,7 @@ impl Default for ServerOptions {
             ledger: None,
             ledger_retention_days: retention_days_from_env(),
             database: None,
+            request_budget: budget::budget_from_env(),
         }
     }
 }
@@ -215,6 +218,7 @@ impl AppState {
             .clone()
             .map(|path| crate::store::Ledger::start(path, options.ledger_retention_days));
         let responses = options.database.clone().map(stateful::Responses::new);
+        let budget = budget::RequestBudget::new(options.request_budget);
         AppState {
             settings: std::sync::RwLock::new(Arc::new(settings)),
             settings_error: std::sync::RwLock::new(None),
@@ -224,7 +228,7 @@ impl AppState {
             launcher: Arc::new(crate::launch::SystemLauncher),
             in_flight: InFlight::default(),
             responses,
-            budget: budget::RequestBudget::default(),
+            budget,
         }
     }
 
