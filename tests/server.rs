@@ -571,3 +571,33 @@ async fn requests_larger_than_the_budget_wait_their_turn_and_all_arrive_whole() 
         );
     }
 }
+
+#[tokio::test]
+async fn request_heads_up_to_the_read_buffer_are_served_and_larger_ones_refused_at_once() {
+    let (_up, shim) = setup().await;
+    // Cookies of other local apps on 127.0.0.1 ride along with the UI's requests: ~12 KB passes.
+    let cookie = format!("a={}", "c".repeat(12 * 1024));
+    let r = client()
+        .get(shim.url("/health"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Beyond the read buffer (codex_shim::server::READ_BUFFER) the head is refused, not waited on.
+    let cookie = format!("a={}", "c".repeat(codex_shim::server::READ_BUFFER + 1024));
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        client()
+            .get(shim.url("/health"))
+            .header("cookie", &cookie)
+            .send(),
+    )
+    .await
+    .expect("a too-large head is answered at once");
+    match r {
+        Ok(r) => assert_eq!(r.status(), 431),
+        // Hyper may close the connection right after its answer, before the client reads it.
+        Err(e) => assert!(e.is_request() || e.is_connect(), "{e}"),
+    }
+}
