@@ -70,16 +70,16 @@ impl RequestBudget {
             None => None,
         };
         let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-            let source = std::error::Error::source(&e).map(ToString::to_string);
-            if e.to_string().contains("length limit")
-                || source.is_some_and(|s| s.contains("length limit"))
-            {
-                too_large(limit)
-            } else {
-                Failure::invalid(format!(
-                    "codex-shim: the request body could not be read: {e}"
-                ))
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(err) = source {
+                if err.is::<http_body_util::LengthLimitError>() {
+                    return too_large(limit);
+                }
+                source = err.source();
             }
+            Failure::invalid(format!(
+                "codex-shim: the request body could not be read: {e}"
+            ))
         })?;
         let share = match early {
             Some(s) => s,
@@ -134,6 +134,13 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.status, 413);
+        // No declared length: the body is cut off at the limit, and still answered 413.
+        let err = budget
+            .read(&HeaderMap::new(), Body::from(vec![b'x'; 5000]), 1000)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.status, 413, "{}", err.message);
         let (bytes, _share) = budget
             .read(&HeaderMap::new(), Body::from("{}"), 1000)
             .await

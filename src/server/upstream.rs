@@ -20,6 +20,7 @@ use super::prepare::Prepared;
 use super::sink::{drain_ready, Batch, Sink};
 use super::AppState;
 use crate::translate::encoder::ResponsesEncoder;
+use crate::translate::frames::is_terminal;
 use crate::translate::sse::SseParser;
 use crate::translate::{Failure, StreamEvent, Usage};
 
@@ -116,12 +117,7 @@ pub(super) struct Begin {
 /// Stores the response whose terminal event is among `events` (a no-op without one, or
 /// without a store to keep it in).
 async fn keep(store: &Option<super::stateful::StoreCtx>, events: &[Value]) {
-    let terminal = events.iter().rev().find(|e| {
-        matches!(
-            e["type"].as_str(),
-            Some("response.completed" | "response.incomplete" | "response.failed")
-        )
-    });
+    let terminal = events.iter().rev().find(|e| is_terminal(e));
     keep_terminal(store, terminal).await;
 }
 

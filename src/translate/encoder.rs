@@ -47,6 +47,20 @@ struct OpenText {
     text: String,
 }
 
+impl OpenText {
+    /// Appends `text` and returns the delta event that carries it.
+    fn append<'a>(&'a mut self, kind: DeltaKind, text: &'a str, sequence_number: u64) -> Delta<'a> {
+        self.text.push_str(text);
+        Delta {
+            kind,
+            item_id: &self.id,
+            output_index: self.output_index,
+            delta: text,
+            sequence_number,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct OpenCall {
     slot: usize,
@@ -216,15 +230,8 @@ impl ResponsesEncoder {
             });
         }
         let sequence_number = self.next_seq();
-        let m = self.message.as_mut().expect("opened above");
-        m.text.push_str(&text);
-        out.delta(Delta {
-            kind: DeltaKind::Text,
-            item_id: &m.id,
-            output_index: m.output_index,
-            delta: &text,
-            sequence_number,
-        });
+        let message = self.message.as_mut().expect("opened above");
+        out.delta(message.append(DeltaKind::Text, &text, sequence_number));
     }
 
     fn reasoning(&mut self, text: String, out: &mut Out<'_>) {
@@ -249,15 +256,8 @@ impl ResponsesEncoder {
             });
         }
         let sequence_number = self.next_seq();
-        let r = self.reasoning.as_mut().expect("opened above");
-        r.text.push_str(&text);
-        out.delta(Delta {
-            kind: DeltaKind::Reasoning,
-            item_id: &r.id,
-            output_index: r.output_index,
-            delta: &text,
-            sequence_number,
-        });
+        let reasoning = self.reasoning.as_mut().expect("opened above");
+        out.delta(reasoning.append(DeltaKind::Reasoning, &text, sequence_number));
     }
 
     fn call_start(&mut self, slot: usize, call_id: String, flat_name: &str, out: &mut Out<'_>) {

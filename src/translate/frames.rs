@@ -9,6 +9,14 @@
 
 use serde_json::{json, Value};
 
+/// Whether `event` ends a Responses stream (`response.completed`, `.incomplete` or `.failed`).
+pub fn is_terminal(event: &Value) -> bool {
+    matches!(
+        event["type"].as_str(),
+        Some("response.completed" | "response.incomplete" | "response.failed")
+    )
+}
+
 /// Where encoded events go.
 pub enum Out<'a> {
     /// As JSON values (tests, `stream: false` clients, failures before any upstream byte).
@@ -112,10 +120,7 @@ impl Out<'_> {
             Out::Values(v) => v.push(event),
             Out::Sse { buf, terminal } => {
                 super::sse::write_frame(buf, &event);
-                if matches!(
-                    event["type"].as_str(),
-                    Some("response.completed" | "response.incomplete" | "response.failed")
-                ) {
+                if is_terminal(&event) {
                     **terminal = Some(event);
                 }
             }
