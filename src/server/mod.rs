@@ -11,6 +11,7 @@
 //! `application/json` (see [`guard`]).
 
 pub mod budget;
+pub mod client;
 mod guard;
 mod log;
 mod native;
@@ -154,7 +155,10 @@ pub struct AppState {
     settings: std::sync::RwLock<Arc<Settings>>,
     /// Why the latest reload failed (the last good settings keep serving meanwhile).
     settings_error: std::sync::RwLock<Option<String>>,
+    /// The UI's model lists; and upstream calls that the system proxy settings route via a proxy.
     pub client: reqwest::Client,
+    /// Upstream calls (src/server/client.rs).
+    pub upstream: client::UpstreamClient,
     pub options: ServerOptions,
     /// One summary per finished request, for the UI's live log.
     pub events: Events,
@@ -222,6 +226,7 @@ impl AppState {
         AppState {
             settings: std::sync::RwLock::new(Arc::new(settings)),
             settings_error: std::sync::RwLock::new(None),
+            upstream: client::UpstreamClient::new(client.clone()),
             client,
             options,
             events,
@@ -348,7 +353,9 @@ pub async fn serve(
     let watcher = reload::spawn(state.clone());
     let app = router(state).into_service::<hyper::body::Incoming>();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only, as before the upstream client needed hyper's HTTP/2 (every client of the shim
+    // speaks HTTP/1, and the Host guard reads the Host header).
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
     http.http1().max_buf_size(READ_BUFFER);
     tokio::pin!(shutdown);
     loop {

@@ -276,22 +276,19 @@ pub(super) async fn forward(state: Arc<AppState>, mut call: NativeCall) -> Respo
     let started = Instant::now();
     let route = if call.chatgpt { "chatgpt" } else { "responses" };
     let sent = state
-        .client
-        .post(&call.url)
-        .headers(call.headers.clone())
-        .body(std::mem::take(&mut call.body))
-        .send()
+        .upstream
+        .post(
+            &call.url,
+            call.headers.clone(),
+            std::mem::take(&mut call.body),
+        )
         .await;
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
             let f = Failure::transient(
                 502,
-                call.redact(format!(
-                    "{}: cannot reach the upstream: {}",
-                    call.who,
-                    e.without_url()
-                )),
+                call.redact(format!("{}: cannot reach the upstream: {}", call.who, e)),
             );
             return failed(&state, &call, route, started, None, &f);
         }

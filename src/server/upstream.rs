@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
+use super::client::SendError;
 use super::prepare::Prepared;
 use super::sink::{drain_ready, Batch, Sink};
 use super::AppState;
@@ -24,7 +25,7 @@ use crate::translate::frames::is_terminal;
 use crate::translate::sse::SseParser;
 use crate::translate::{Failure, StreamEvent, Usage};
 
-type SendFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, reqwest::Error>> + Send>>;
+type SendFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, SendError>> + Send>>;
 
 /// One log line (and ledger row) per request, written when it ends; a request the client left
 /// is written as `cancelled` when its pump is dropped. Never a prompt body or a key.
@@ -149,14 +150,11 @@ pub(super) async fn begin(
         events: state.events.clone(),
         written: false,
     };
-    let send = state
-        .client
-        .post(&prepared.url)
-        .headers(prepared.headers.clone())
-        // Moved, not shared: the stream that follows does not keep the request alive.
-        .body(std::mem::take(&mut prepared.body))
-        .send();
-    let mut fut: SendFuture = Box::pin(send);
+    let client = state.upstream.clone();
+    let (url, headers) = (prepared.url.clone(), prepared.headers.clone());
+    // Moved, not shared: the stream that follows does not keep the request alive.
+    let body = std::mem::take(&mut prepared.body);
+    let mut fut: SendFuture = Box::pin(async move { client.post(&url, headers, body).await });
     let begin_state = match tokio::time::timeout(state.options.header_wait, &mut fut).await {
         Ok(Ok(resp)) if resp.status().is_success() => BeginState::Ready(resp),
         Ok(Ok(resp)) => {
@@ -223,18 +221,13 @@ pub(super) fn undecoded_encoding(resp: &reqwest::Response, who: &str) -> Option<
     )))
 }
 
-fn transport_failure(e: &reqwest::Error, who: &str) -> Failure {
-    // `without_url`: a URL may carry a key in its query string.
-    let detail = format!("{}", ErrorChain(e));
-    if e.is_timeout() {
-        Failure::transient(504, format!("{who}: the upstream timed out: {detail}"))
-    } else if e.is_connect() {
-        Failure::transient(
-            502,
-            format!("{who}: cannot connect to the upstream: {detail}"),
-        )
+fn transport_failure(e: &SendError, who: &str) -> Failure {
+    if e.timeout {
+        Failure::transient(504, format!("{who}: the upstream timed out: {e}"))
+    } else if e.connect {
+        Failure::transient(502, format!("{who}: cannot connect to the upstream: {e}"))
     } else {
-        Failure::transient(502, format!("{who}: the upstream request failed: {detail}"))
+        Failure::transient(502, format!("{who}: the upstream request failed: {e}"))
     }
 }
 

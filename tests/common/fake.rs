@@ -100,6 +100,7 @@ pub struct Recorded {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Value,
+    pub version: axum::http::Version,
 }
 
 #[derive(Default)]
@@ -146,9 +147,38 @@ impl FakeUpstream {
         FakeUpstream { addr, inner }
     }
 
+    /// The same upstream over TLS (HTTP/1.1 and HTTP/2 by ALPN), as `https://localhost:port/v1`.
+    pub async fn start_tls(tls: rustls::ServerConfig) -> Self {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let inner = Arc::new(Inner::default());
+        let app = Router::new().fallback(handle).with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        FakeUpstream { addr, inner }
+    }
+
     /// The base URL to put in settings.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     pub fn push(&self, reply: Reply) {
@@ -172,6 +202,7 @@ impl FakeUpstream {
 async fn handle(
     State(inner): State<Arc<Inner>>,
     uri: axum::http::Uri,
+    version: axum::http::Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -185,6 +216,7 @@ async fn handle(
             path: uri.path().to_string(),
             headers,
             body,
+            version,
         });
     }
     let guard = Guard {
