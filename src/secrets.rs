@@ -69,8 +69,12 @@ fn describe(e: keyring::Error) -> String {
 }
 
 fn entry(name: &str) -> Result<keyring::Entry, String> {
+    entry_in(SERVICE, name)
+}
+
+fn entry_in(service: &str, account: &str) -> Result<keyring::Entry, String> {
     init();
-    keyring::Entry::new(SERVICE, name).map_err(describe)
+    keyring::Entry::new(service, account).map_err(describe)
 }
 
 /// Runs a keychain operation on a short-lived thread of its own. The Secret Service backend
@@ -93,6 +97,34 @@ pub fn get(name: &str) -> Result<Option<String>, String> {
 /// Stores `secret` under `name` (replacing any earlier value).
 pub fn set(name: &str, secret: &str) -> Result<(), String> {
     off_runtime(|| entry(name)?.set_password(secret).map_err(describe))
+}
+
+/// Another program's item (`service`, `account`): how the shim reads the login Codex keeps in
+/// the keychain. `Ok(None)` when there is none.
+pub fn get_item(service: &str, account: &str) -> Result<Option<String>, String> {
+    off_runtime(|| match entry_in(service, account)?.get_password() {
+        Ok(v) => Ok(Some(v)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(describe(e)),
+    })
+}
+
+/// Writes another program's item (`service`, `account`), replacing its value.
+pub fn set_item(service: &str, account: &str, value: &str) -> Result<(), String> {
+    off_runtime(|| {
+        entry_in(service, account)?
+            .set_password(value)
+            .map_err(describe)
+    })
+}
+
+/// Deletes another program's item; false if there was none (tests clean up with it).
+pub fn delete_item(service: &str, account: &str) -> Result<bool, String> {
+    off_runtime(|| match entry_in(service, account)?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(describe(e)),
+    })
 }
 
 /// Deletes `name`; false if there was none.

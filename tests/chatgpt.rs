@@ -29,8 +29,11 @@ fn login(shim: &Shim, token: &str, account: Option<&str>) {
 /// A shim whose ChatGPT backend is `backend`, and whose one BYOK model `m` is on `byok`.
 async fn setup(backend: &FakeUpstream, byok: &FakeUpstream, settings: Option<Value>) -> Shim {
     let base = format!("http://{}/backend-api/codex", backend.addr);
+    // Refreshes go to the same fake (path /oauth/token), scripted in turn with the backend's replies.
+    let token_url = format!("http://{}/oauth/token", backend.addr);
     Shim::start(settings.unwrap_or_else(|| one_model(byok)), move |o| {
-        o.chatgpt_base_url = base
+        o.chatgpt_base_url = base;
+        o.chatgpt_token_url = token_url;
     })
     .await
 }
@@ -137,10 +140,13 @@ async fn status_and_retry_after_are_preserved_and_a_401_says_to_log_in() {
         "no account id header when it is unknown"
     );
 
+    // A 401 the refresh cannot mend (tests/chatgpt_refresh.rs has the one it can).
     backend.push(Reply::status(401, r#"{"detail":"token expired"}"#));
+    backend.push(Reply::status(400, r#"{"error":"invalid_grant"}"#));
     let r = post(&shim, &request("gpt-5.5")).await;
     assert_eq!(r.status(), 400, "a fatal error, not five retries");
     assert!(r.text().await.unwrap().contains("codex login"));
+    assert_eq!(backend.requests()[2].path, "/oauth/token");
 }
 
 #[tokio::test]
@@ -180,11 +186,15 @@ async fn the_login_is_read_fresh_and_an_expired_one_is_refused() {
         ]
     );
 
+    // Expired, and the refresh is refused: nothing is sent with the expired token.
     login(&shim, &jwt(1_000_000_000, "old"), None);
+    backend.push(Reply::status(400, r#"{"error":"invalid_grant"}"#));
     let r = post(&shim, &request("gpt-5.5")).await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("expired"));
-    assert_eq!(backend.requests().len(), 2, "an expired token is not sent");
+    assert!(r.text().await.unwrap().contains("could not be refreshed"));
+    let paths: Vec<String> = backend.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 3, "an expired token is not sent: {paths:?}");
+    assert_eq!(paths[2], "/oauth/token");
 
     std::fs::remove_file(shim.codex_home().join("auth.json")).unwrap();
     assert_eq!(models(&shim).await, ["m"], "the entry disappears on logout");

@@ -26,7 +26,7 @@ async function load() {
     ["Port", s.port],
     ["Codex config", `${s.enabled ? "uses codex-shim" : "not enabled"} (${s.config_path})`],
     ["Active model", s.active_model || "(none chosen)"],
-    ["ChatGPT login", s.chatgpt_login ? "yes: gpt-5.5 available" : "no"],
+    ["ChatGPT login", login(s.chatgpt)],
     ["Codex CLI", s.codex_cli || "not found (npm install -g @openai/codex)"],
     ["Codex Desktop", s.codex_desktop ? `${s.codex_desktop} (${s.codex_desktop_path})` : `not found at ${s.codex_desktop_path}`],
     ["Model picker patch", s.desktop_patch],
@@ -37,6 +37,20 @@ async function load() {
   ];
   if (s.settings_error) rows.push(["Settings error", s.settings_error]);
   for (const [k, v] of rows) dl.append(el("dt", k), el("dd", String(v)));
+}
+
+// Account, plan, when the token expires and when it was last refreshed (the shim refreshes it).
+function login(c) {
+  if (!c) return "none: run `codex login` to use gpt-5.5 on your ChatGPT subscription";
+  const who = [c.account || "signed in", c.plan && `(${c.plan})`].filter(Boolean).join(" ");
+  const parts = [`${who}: gpt-5.5 available`];
+  if (c.expires_at) {
+    const when = new Date(c.expires_at * 1000).toLocaleString();
+    parts.push(c.expires_at * 1000 > Date.now() ? `token valid until ${when}` : `token expired ${when}, refreshed on the next request`);
+  }
+  if (c.last_refresh) parts.push(`last refreshed ${new Date(c.last_refresh).toLocaleString()}`);
+  if (c.stored_in) parts.push(`kept in ${c.stored_in}`);
+  return parts.join(" · ");
 }
 
 function size(bytes) {

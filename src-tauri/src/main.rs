@@ -25,6 +25,8 @@ const TRAY_ID: &str = "codex-shim";
 #[derive(Clone, PartialEq, Eq)]
 struct MenuModel {
     status: String,
+    /// The ChatGPT login's account, plan and expiry (never a token), when there is one.
+    login: Option<String>,
     problem: Option<PortProblem>,
     models: Vec<(String, String)>,
     active: Option<String>,
@@ -166,7 +168,12 @@ fn move_to_port(shell: &Arc<Shell>, port: u16) {
 fn menu_model(shell: &Shell) -> MenuModel {
     let state = shell.state();
     let settings = state.settings();
-    let passthrough = state.options.chatgpt_login().is_some();
+    let login = state.options.chatgpt_login();
+    let passthrough = login.is_some();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut models: Vec<(String, String)> = Vec::new();
     if passthrough {
         models.push((codex_shim::chatgpt::SLUG.into(), "GPT-5.5 (ChatGPT)".into()));
@@ -186,6 +193,7 @@ fn menu_model(shell: &Shell) -> MenuModel {
     }
     MenuModel {
         status,
+        login: login.map(|l| l.status_line(now)),
         problem: *shell.problem.lock().unwrap(),
         models,
         active: active::active_model(&state.places(), &settings, passthrough),
@@ -198,6 +206,15 @@ fn menu_model(shell: &Shell) -> MenuModel {
 fn build_menu(app: &AppHandle, m: &MenuModel) -> tauri::Result<Menu<Wry>> {
     let status = MenuItem::with_id(app, "status", &m.status, false, None::<&str>)?;
     let mut items: Vec<Box<dyn IsMenuItem<Wry>>> = vec![Box::new(status)];
+    if let Some(line) = &m.login {
+        items.push(Box::new(MenuItem::with_id(
+            app,
+            "login",
+            line,
+            false,
+            None::<&str>,
+        )?));
+    }
     let offer = match m.problem {
         Some(PortProblem::Shim { port, .. }) => {
             Some(("takeover", format!("Take over port {port}")))

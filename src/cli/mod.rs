@@ -74,7 +74,8 @@ pub enum Command {
     Stop,
     /// Stop, then start the background server
     Restart,
-    /// Say whether the background server is running
+    /// Say whether the background server is running, and show the ChatGPT login (account, plan,
+    /// when its token expires and was last refreshed; the shim refreshes it when needed)
     Status,
     /// Write the model catalog for Codex and print its path
     Generate,
@@ -220,6 +221,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 if let Some(err) = &h.settings_error {
                     println!("Your settings have an error, so it still serves the last good ones:\n  {err}");
                 }
+                println!("{}", chatgpt::status_line());
                 Ok(0)
             }
             None => {
@@ -227,6 +229,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                     println!("{line}");
                 }
                 println!("codex-shim is stopped.");
+                println!("{}", chatgpt::status_line());
                 Ok(1)
             }
         },

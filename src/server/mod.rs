@@ -63,6 +63,8 @@ pub struct ServerOptions {
     pub codex_home: std::path::PathBuf,
     /// The ChatGPT Codex backend.
     pub chatgpt_base_url: String,
+    /// Where the ChatGPT login is refreshed (`CODEX_REFRESH_TOKEN_URL_OVERRIDE`, as in Codex).
+    pub chatgpt_token_url: String,
     /// False when `CODEX_SHIM_DISABLE_CHATGPT` is set: no passthrough entry, no ChatGPT traffic.
     pub chatgpt_enabled: bool,
     /// Where the settings came from: when set, the server reloads them when they change.
@@ -134,6 +136,7 @@ impl Default for ServerOptions {
             port: 8765,
             codex_home: crate::paths::codex_home(),
             chatgpt_base_url: crate::chatgpt::base_url(),
+            chatgpt_token_url: crate::chatgpt::refresh::token_url(),
             chatgpt_enabled: !crate::chatgpt::disabled(),
             reload_from: None,
             catalog_path: None,
@@ -159,6 +162,8 @@ pub struct AppState {
     pub client: reqwest::Client,
     /// Upstream calls (src/server/client.rs).
     pub upstream: client::UpstreamClient,
+    /// The ChatGPT login: read fresh, refreshed one at a time.
+    pub logins: crate::chatgpt::refresh::Logins,
     pub options: ServerOptions,
     /// One summary per finished request, for the UI's live log.
     pub events: Events,
@@ -227,6 +232,11 @@ impl AppState {
             settings: std::sync::RwLock::new(Arc::new(settings)),
             settings_error: std::sync::RwLock::new(None),
             upstream: client::UpstreamClient::new(client.clone()),
+            logins: crate::chatgpt::refresh::Logins::new(
+                options.codex_home.clone(),
+                options.chatgpt_token_url.clone(),
+                client.clone(),
+            ),
             client,
             options,
             events,

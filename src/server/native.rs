@@ -244,11 +244,41 @@ impl NativeCall {
         self.write_back.slug = Some(slug.to_string());
     }
 
+    /// Sends with `login` from now on (after a refresh); both tokens stay redacted.
+    fn use_login(&mut self, login: &Login) {
+        if let Some(v) = sensitive(&format!("Bearer {}", login.access_token)) {
+            self.headers.insert(AUTHORIZATION, v);
+        }
+        match login
+            .account_id
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            Some(acc) => self.headers.insert("chatgpt-account-id", acc),
+            None => self.headers.remove("chatgpt-account-id"),
+        };
+        self.secrets.insert(0, login.access_token.clone());
+    }
+
     fn redact(&self, mut text: String) -> String {
         for s in &self.secrets {
             text = text.replace(s.as_str(), "[redacted]");
         }
         text
+    }
+}
+
+/// The answer when no usable ChatGPT login is at hand: a 400 (Codex does not retry it) when only
+/// `codex login` helps, a 502 (retried) when trying again may work.
+pub(super) fn login_failure(model: &str, e: chatgpt::refresh::LoginError) -> Failure {
+    use chatgpt::refresh::LoginError;
+    match e {
+        LoginError::Missing(why) => Failure::invalid(format!(
+            "codex-shim: `{model}` uses your ChatGPT subscription, but {why}; {}",
+            chatgpt::LOGIN_HINT
+        )),
+        LoginError::Permanent(why) => Failure::invalid(format!("codex-shim: {why}")),
+        LoginError::Transient(why) => Failure::transient(502, format!("codex-shim: {why}")),
     }
 }
 
@@ -275,14 +305,30 @@ pub(super) async fn forward(state: Arc<AppState>, mut call: NativeCall) -> Respo
     let busy = state.in_flight.enter();
     let started = Instant::now();
     let route = if call.chatgpt { "chatgpt" } else { "responses" };
-    let sent = state
+    let body = Bytes::from(std::mem::take(&mut call.body));
+    let mut sent = state
         .upstream
-        .post(
-            &call.url,
-            call.headers.clone(),
-            std::mem::take(&mut call.body),
-        )
+        .post(&call.url, call.headers.clone(), body.clone())
         .await;
+    // A ChatGPT login the backend refused: once, a login refreshed meanwhile (by Codex or another
+    // request) or refreshed now, and the same request again. A second 401 is reported below.
+    if call.chatgpt && matches!(&sent, Ok(r) if r.status() == StatusCode::UNAUTHORIZED) {
+        let rejected = call.secrets.first().cloned().unwrap_or_default();
+        match state.logins.after_rejection(&rejected).await {
+            Ok(login) => {
+                call.use_login(&login);
+                sent = state
+                    .upstream
+                    .post(&call.url, call.headers.clone(), body.clone())
+                    .await;
+            }
+            Err(e) => {
+                let f = login_failure(&call.slug, e);
+                return failed(&state, &call, route, started, Some(401), &f);
+            }
+        }
+    }
+    drop(body);
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {

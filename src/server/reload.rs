@@ -59,26 +59,45 @@ async fn run(state: Arc<AppState>) {
             }
         }
     }
-    let mut passthrough = state.options.chatgpt_login().is_some();
+    let mut passthrough = has_login(&state).await;
     let mut tick = tokio::time::interval(POLL);
+    let mut ticks: u64 = 0;
     loop {
-        tokio::select! {
+        let event = tokio::select! {
             event = rx.recv() => {
                 if event.is_none() {
                     return;
                 }
                 tokio::time::sleep(DEBOUNCE).await;
                 while rx.try_recv().is_ok() {}
+                true
             }
-            _ = tick.tick() => {}
-        }
-        let now_passthrough = state.options.chatgpt_login().is_some();
+            _ = tick.tick() => false,
+        };
+        ticks += 1;
+        // A login in the keychain has no file to watch: it is looked at every KEYCHAIN_EVERY
+        // ticks (a keychain read is a round trip to another process), a file on every tick.
+        let keychain = crate::chatgpt::storage::mode(&state.options.codex_home)
+            != crate::chatgpt::storage::Mode::File;
+        let now_passthrough = if event || !keychain || ticks % KEYCHAIN_EVERY == 0 {
+            has_login(&state).await
+        } else {
+            passthrough
+        };
         let changed = reload_now(&state, &source);
         if changed || now_passthrough != passthrough {
             passthrough = now_passthrough;
             write_catalog(&state, passthrough);
         }
     }
+}
+
+/// How many polls apart a login kept in the keychain is looked at.
+const KEYCHAIN_EVERY: u64 = 15;
+
+/// Whether a ChatGPT login exists now (read off the async workers: it may be a keychain read).
+async fn has_login(state: &AppState) -> bool {
+    state.options.chatgpt_enabled && state.logins.current().await.is_some()
 }
 
 /// Reloads if the files changed. Returns true when new settings were installed.

@@ -200,18 +200,10 @@ async fn route(
     };
     let tree = || serde_json::from_slice::<Value>(&body);
     if passthrough {
-        let login = match state.options.chatgpt_login() {
-            Some(l) if !l.expired() => l,
-            Some(_) => {
-                return refused(Failure::invalid(format!(
-                    "codex-shim: your ChatGPT login has expired; {}",
-                    chatgpt::LOGIN_HINT
-                )))
-            }
-            None => {
-                let file = state.options.codex_home.join("auth.json");
-                return refused(Failure::invalid(format!("codex-shim: `{}` uses your ChatGPT subscription, but there is no ChatGPT login in {}; {}", req.model, file.display(), chatgpt::LOGIN_HINT)));
-            }
+        // Refreshed first when it is about to expire: nothing is sent with an expired token.
+        let login = match state.logins.for_request().await {
+            Ok(l) => l,
+            Err(e) => return refused(native::login_failure(&req.model, e)),
         };
         let raw = match tree() {
             Ok(v) => v,

@@ -178,7 +178,11 @@ fn origin_allowed(state: &AppState, origin: &str) -> bool {
 async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     let settings = state.settings();
     let places = state.places();
-    let passthrough = state.options.chatgpt_login().is_some();
+    let login = match state.options.chatgpt_enabled {
+        true => state.logins.current().await,
+        false => None,
+    };
+    let passthrough = login.is_some();
     let (cli, app, desktop) = tokio::task::spawn_blocking(codex_versions)
         .await
         .unwrap_or_default();
@@ -205,6 +209,8 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
         "config_path": places.editor().config_path,
         "active_model": active::active_model(&places, &settings, passthrough),
         "chatgpt_login": passthrough,
+        // Account, plan, expiry, last refresh: never a token.
+        "chatgpt": login.as_ref().map(crate::chatgpt::Login::summary),
         "codex_cli": cli,
         "codex_desktop": desktop,
         "codex_desktop_path": app,
