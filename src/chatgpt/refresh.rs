@@ -175,7 +175,7 @@ impl Logins {
                 return Err(LoginError::Permanent(message.clone()));
             }
         }
-        tracing::info!(account = ?login.email, "refreshing the ChatGPT login");
+        tracing::info!("refreshing the ChatGPT login");
         let reply = match self.ask(&refresh_token).await {
             Ok(r) => r,
             Err(LoginError::Permanent(message)) => {
@@ -195,7 +195,7 @@ impl Logins {
                 LoginError::Transient(format!("the refreshed login was not saved: {e}"))
             })?;
         drop(lock);
-        tracing::info!(account = ?login.email, "the ChatGPT login was refreshed");
+        tracing::info!("the ChatGPT login was refreshed");
         parse_login(&text)
             .map(|l| l.at(stored.place))
             .ok_or_else(|| LoginError::Transient("the refreshed login is unreadable".into()))
