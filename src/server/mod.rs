@@ -257,11 +257,17 @@ impl AppState {
         self.events.send(summary);
     }
 
+    /// Whether a ChatGPT login exists now and the passthrough is on. Read off the async workers:
+    /// in keychain mode it is a round trip to the OS keychain.
+    pub async fn has_login(&self) -> bool {
+        self.options.chatgpt_enabled && self.logins.current().await.is_some()
+    }
+
     /// The ChatGPT catalog entry while a login exists (the installed Codex's own, when cached).
-    pub fn passthrough_entry(&self) -> Option<serde_json::Value> {
-        self.options
-            .chatgpt_login()
-            .map(|_| crate::catalog::passthrough_entry_in(&self.options.state_dir))
+    pub async fn passthrough_entry(&self) -> Option<serde_json::Value> {
+        self.has_login()
+            .await
+            .then(|| crate::catalog::passthrough_entry_in(&self.options.state_dir))
     }
 
     /// Where the active model is recorded, for this server.
@@ -329,17 +335,18 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(crate::catalog::models_response(
         &state.settings(),
-        state.passthrough_entry(),
+        state.passthrough_entry().await,
     ))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let settings = state.settings();
+    let login = state.has_login().await;
     Json(json!({
         "status": "ok",
         "service": "codex-shim",
         "version": crate::VERSION,
-        "models": settings.models.len() + usize::from(state.options.chatgpt_login().is_some()),
+        "models": settings.models.len() + usize::from(login),
         "settings": settings.fingerprint,
         "settings_error": state.settings_error(),
         "pid": std::process::id(),

@@ -59,7 +59,7 @@ async fn run(state: Arc<AppState>) {
             }
         }
     }
-    let mut passthrough = has_login(&state).await;
+    let mut passthrough = state.has_login().await;
     let mut tick = tokio::time::interval(POLL);
     let mut ticks: u64 = 0;
     loop {
@@ -80,7 +80,7 @@ async fn run(state: Arc<AppState>) {
         let keychain = crate::chatgpt::storage::mode(&state.options.codex_home)
             != crate::chatgpt::storage::Mode::File;
         let now_passthrough = if event || !keychain || ticks % KEYCHAIN_EVERY == 0 {
-            has_login(&state).await
+            state.has_login().await
         } else {
             passthrough
         };
@@ -94,11 +94,6 @@ async fn run(state: Arc<AppState>) {
 
 /// How many polls apart a login kept in the keychain is looked at.
 const KEYCHAIN_EVERY: u64 = 15;
-
-/// Whether a ChatGPT login exists now (read off the async workers: it may be a keychain read).
-async fn has_login(state: &AppState) -> bool {
-    state.options.chatgpt_enabled && state.logins.current().await.is_some()
-}
 
 /// Reloads if the files changed. Returns true when new settings were installed.
 pub fn reload_now(state: &AppState, source: &crate::settings::SettingsSource) -> bool {

@@ -260,12 +260,7 @@ async fn set_active(State(state): State<Arc<AppState>>, body: Bytes) -> Response
         return deny(StatusCode::BAD_REQUEST, "expected {\"name\": …}");
     };
     let settings = state.settings();
-    match active::use_model(
-        &state.places(),
-        &settings,
-        &name,
-        state.options.chatgpt_login().is_some(),
-    ) {
+    match active::use_model(&state.places(), &settings, &name, state.has_login().await) {
         Ok(s) => {
             Json(json!({"ok": true, "slug": s.slug, "in_config": s.in_config})).into_response()
         }

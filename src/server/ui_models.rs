@@ -20,7 +20,7 @@ use crate::{active, catalog, chatgpt, keys};
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let settings = state.settings();
-    let passthrough = state.options.chatgpt_login().is_some();
+    let passthrough = state.has_login().await;
     let active = active::active_model(&state.places(), &settings, passthrough);
     let keys = keys::key_status(&settings);
     let own = state.options.reload_from.as_ref().map(edit::own_file);
@@ -81,9 +81,9 @@ fn no_source() -> Response {
 }
 
 /// Re-reads the settings now (the watcher would, a moment later) and rewrites the catalog.
-fn reload(state: &AppState, source: &SettingsSource) {
+async fn reload(state: &AppState, source: &SettingsSource) {
     if super::reload::reload_now(state, source) {
-        super::reload::write_catalog(state, state.options.chatgpt_login().is_some());
+        super::reload::write_catalog(state, state.has_login().await);
     }
 }
 
@@ -135,7 +135,7 @@ pub(super) async fn save(State(state): State<Arc<AppState>>, body: Bytes) -> Res
     .await;
     match result {
         Ok(Ok(saved)) => {
-            reload(&state, &source);
+            reload(&state, &source).await;
             Json(json!({"ok": true, "slug": saved.slug, "file": saved.file, "key_name": saved.key_name}))
                 .into_response()
         }
@@ -159,7 +159,7 @@ pub(super) async fn remove(State(state): State<Arc<AppState>>, body: Bytes) -> R
     let backups = state.options.state_dir.join("backups");
     match edit::remove(&source, &state.settings(), &slug, &backups) {
         Ok(file) => {
-            reload(&state, &source);
+            reload(&state, &source).await;
             Json(json!({"ok": true, "slug": slug, "file": file})).into_response()
         }
         Err(e) => deny(StatusCode::BAD_REQUEST, &e),
