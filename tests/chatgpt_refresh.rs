@@ -434,28 +434,15 @@ async fn no_token_reaches_a_log_or_an_answer() {
     .unwrap();
     let new = jwt(FUTURE, "log-new");
     let renewed = jwt(FUTURE, "log-renewed");
-    let mut child = sb
-        .shim(&settings, &["serve"])
-        .env("CODEX_SHIM_LOG", "trace")
-        .env(
-            "CODEX_SHIM_CHATGPT_BASE_URL",
-            format!("http://{}/backend-api/codex", backend.addr),
-        )
-        .env(
-            "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
-            format!("http://{}/oauth/token", tokens.addr),
-        )
-        .env("NO_PROXY", "127.0.0.1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", sb.port);
-    let up = common::fake::eventually(30, || {
-        std::net::TcpStream::connect(("127.0.0.1", sb.port)).is_ok()
-    })
-    .await;
-    assert!(up, "the shim did not come up");
+    let backend_url = format!("http://{}/backend-api/codex", backend.addr);
+    let token_url = format!("http://{}/oauth/token", tokens.addr);
+    let (child, base) = sb
+        .serve(&[
+            ("CODEX_SHIM_LOG", "trace"),
+            ("CODEX_SHIM_CHATGPT_BASE_URL", &backend_url),
+            ("CODEX_REFRESH_TOKEN_URL_OVERRIDE", &token_url),
+        ])
+        .await;
     let post = || async {
         let r = client()
             .post(format!("{base}/v1/responses"))
@@ -493,6 +480,7 @@ async fn no_token_reaches_a_log_or_an_answer() {
         .text()
         .await
         .unwrap();
+    let mut child = child;
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
     let log = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::codex::{show, Sandbox};
+use common::codex::Sandbox;
 use common::fake::{sse_chunk, FakeUpstream, Reply, Shim};
 use common::raw::{write, RawUpstream};
 use common::validate::parse_sse;
@@ -85,39 +85,6 @@ async fn upstream_heads_up_to_the_read_buffer_are_read_and_larger_ones_fail_clea
     assert_eq!((status, text_of(&events)), (200, "fits".to_string()));
 }
 
-/// Runs `codex-shim serve` (the real binary) in the sandbox with no proxy settings but `env`,
-/// and waits until it answers `/health`.
-async fn serve(sb: &Sandbox, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
-    let mut cmd = sb.shim(&sb.path("models.json"), &["serve"]);
-    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
-        cmd.env_remove(v).env_remove(v.to_uppercase());
-    }
-    let mut child = cmd
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", sb.port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let up = common::fake::client()
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            return (child, base);
-        }
-        if Instant::now() > deadline {
-            child.start_kill().unwrap();
-            let out = child.wait_with_output().await.unwrap();
-            panic!("the shim did not come up: {}", show(&out));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// With `HTTP_PROXY` set, a request for an upstream the proxy settings cover goes to the proxy
 /// (absolute-form, the upstream's host named), as it did before the shim had its own client;
 /// `NO_PROXY` still sends a host past it. The shim runs as its own process, as users run it.
@@ -138,14 +105,12 @@ async fn upstreams_the_proxy_settings_cover_go_through_the_proxy() {
     )
     .unwrap();
     let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
-    let (mut child, base) = serve(
-        &sb,
-        &[
+    let (mut child, base) = sb
+        .serve(&[
             ("HTTP_PROXY", proxy_url.as_str()),
             ("NO_PROXY", "127.0.0.1"),
-        ],
-    )
-    .await;
+        ])
+        .await;
 
     proxy.push(Reply::text(&["via the proxy"]));
     let (status, events) = ask(format!("{base}/v1/responses"), "far").await;
@@ -272,7 +237,7 @@ async fn https_upstreams_are_verified_and_spoken_to_over_http2() {
     )
     .unwrap();
 
-    let (mut child, base) = serve(&sb, &[("SSL_CERT_FILE", ca.to_str().unwrap())]).await;
+    let (mut child, base) = sb.serve(&[("SSL_CERT_FILE", ca.to_str().unwrap())]).await;
     up.push(Reply::text(&["over TLS"]));
     let (status, events) = ask(format!("{base}/v1/responses"), "tls").await;
     assert_eq!(
@@ -286,7 +251,9 @@ async fn https_upstreams_are_verified_and_spoken_to_over_http2() {
     assert_eq!(seen[0].body["model"], "tls-model");
     child.kill().await.unwrap();
 
-    let (mut child, base) = serve(&sb, &[("SSL_CERT_FILE", other_ca.to_str().unwrap())]).await;
+    let (mut child, base) = sb
+        .serve(&[("SSL_CERT_FILE", other_ca.to_str().unwrap())])
+        .await;
     let (status, body) = ask_raw(format!("{base}/v1/responses"), "tls").await;
     assert_eq!(status, 502, "{body}");
     assert!(

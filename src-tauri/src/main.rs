@@ -170,10 +170,6 @@ fn menu_model(shell: &Shell) -> MenuModel {
     let settings = state.settings();
     let login = state.options.chatgpt_login();
     let passthrough = login.is_some();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let mut models: Vec<(String, String)> = Vec::new();
     if passthrough {
         models.push((codex_shim::chatgpt::SLUG.into(), "GPT-5.5 (ChatGPT)".into()));
@@ -193,7 +189,7 @@ fn menu_model(shell: &Shell) -> MenuModel {
     }
     MenuModel {
         status,
-        login: login.map(|l| l.status_line(now)),
+        login: login.map(|l| l.status_line(codex_shim::chatgpt::now_secs())),
         problem: *shell.problem.lock().unwrap(),
         models,
         active: active::active_model(&state.places(), &settings, passthrough),

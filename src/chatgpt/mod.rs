@@ -95,14 +95,6 @@ impl Login {
         self.expires_at.is_some_and(|exp| exp <= now_secs)
     }
 
-    pub fn expired(&self) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        self.expired_at(now)
-    }
-
     /// True when the token expires within `margin` seconds of `now` (unknown expiry: no).
     pub fn needs_refresh(&self, now_secs: u64, margin: u64) -> bool {
         self.expired_at(now_secs.saturating_add(margin))
@@ -216,12 +208,8 @@ pub fn status_line() -> String {
     if disabled() {
         return "ChatGPT passthrough: off (CODEX_SHIM_DISABLE_CHATGPT)".into();
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     match current_login() {
-        Some(l) => l.status_line(now),
+        Some(l) => l.status_line(now_secs()),
         None => format!("ChatGPT login: none ({LOGIN_HINT})"),
     }
 }
@@ -237,8 +225,20 @@ pub fn current_login() -> Option<Login> {
 /// The login for `codex_home`, read now from wherever Codex keeps it (so refreshes, logouts and
 /// logins apply at once).
 pub fn login_in(codex_home: &std::path::Path) -> Option<Login> {
-    let stored = storage::load(codex_home).ok()??;
+    login_of(storage::load(codex_home).ok()??)
+}
+
+/// The login a stored text holds, noted with where it is kept.
+pub fn login_of(stored: storage::Stored) -> Option<Login> {
     parse_login(&stored.text).map(|l| l.at(stored.place))
+}
+
+/// Seconds since the epoch, now (what token expiries are compared with).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The `exp` claim of a JWT, without verifying it (the backend does that).

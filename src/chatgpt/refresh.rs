@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::storage::{self, Stored};
-use super::{parse_login, Login, LOGIN_HINT};
+use super::{login_of, now_secs, Login, LOGIN_HINT};
 
 /// Codex's public OAuth client id (it names the app; it is not a secret).
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -62,13 +62,6 @@ struct TokenReply {
     refresh_token: Option<String>,
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn fingerprint(refresh_token: &str) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(refresh_token.as_bytes()).into()
@@ -99,18 +92,12 @@ impl Logins {
 
     /// The stored login as it is now (no refresh): for status and the catalog.
     pub async fn current(&self) -> Option<Login> {
-        let stored = self.stored().await.ok()??;
-        parse_login(&stored.text).map(|l| l.at(stored.place))
+        login_of(self.stored().await.ok()??)
     }
 
     /// A login to send a request with: the stored one, refreshed first when it is about to expire.
     pub async fn for_request(&self) -> Result<Login, LoginError> {
-        let login = self.current().await.ok_or_else(|| {
-            LoginError::Missing(format!(
-                "there is no ChatGPT login in {}",
-                self.where_codex_keeps_it()
-            ))
-        })?;
+        let login = self.current().await.ok_or_else(|| self.missing())?;
         if !login.needs_refresh(now_secs(), MARGIN_SECS) {
             return Ok(login);
         }
@@ -123,8 +110,9 @@ impl Logins {
         self.refresh(rejected).await
     }
 
-    fn where_codex_keeps_it(&self) -> String {
-        match storage::mode(&self.codex_home) {
+    /// No login where Codex keeps it.
+    fn missing(&self) -> LoginError {
+        let place = match storage::mode(&self.codex_home) {
             storage::Mode::File => self.codex_home.join("auth.json").display().to_string(),
             storage::Mode::Keyring => storage::Place::Keyring {
                 account: storage::keyring_account(&self.codex_home),
@@ -134,7 +122,8 @@ impl Logins {
                 "the OS keychain or {}",
                 self.codex_home.join("auth.json").display()
             ),
-        }
+        };
+        LoginError::Missing(format!("there is no ChatGPT login in {place}"))
     }
 
     /// A fresh login to replace `stale`, the access token known not to work (or about to stop).
@@ -152,15 +141,9 @@ impl Logins {
             .map_err(|e| LoginError::Transient(e.to_string()))?
             .map_err(|e| LoginError::Transient(format!("cannot refresh the ChatGPT login: {e}")))?;
         // Under the lock, read once more: Codex may have refreshed just before we took it.
-        let stored = self.stored().await?.ok_or_else(|| {
-            LoginError::Missing(format!(
-                "there is no ChatGPT login in {}",
-                self.where_codex_keeps_it()
-            ))
-        })?;
-        let login = parse_login(&stored.text)
-            .ok_or_else(|| LoginError::Missing("the stored login is not a ChatGPT login".into()))?
-            .at(stored.place.clone());
+        let stored = self.stored().await?.ok_or_else(|| self.missing())?;
+        let login = login_of(stored.clone())
+            .ok_or_else(|| LoginError::Missing("the stored login is not a ChatGPT login".into()))?;
         if usable(&login) {
             return Ok(login);
         }
@@ -196,9 +179,11 @@ impl Logins {
             })?;
         drop(lock);
         tracing::info!("the ChatGPT login was refreshed");
-        parse_login(&text)
-            .map(|l| l.at(stored.place))
-            .ok_or_else(|| LoginError::Transient("the refreshed login is unreadable".into()))
+        login_of(Stored {
+            place: stored.place,
+            text,
+        })
+        .ok_or_else(|| LoginError::Transient("the refreshed login is unreadable".into()))
     }
 
     /// One call to the token endpoint.

@@ -39,6 +39,25 @@ pub struct UpstreamClient {
     proxies: Arc<Matcher>,
 }
 
+/// TLS for every upstream call, direct or through reqwest: rustls with the platform's verifier
+/// (the system trust store; on Linux its certificates are read once, here). No ALPN: the
+/// upstream connector sets its own, and [`with_alpn`] makes reqwest's copy.
+pub fn tls_config() -> rustls::ClientConfig {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .expect("the platform's certificate verifier initialises")
+        .with_no_client_auth()
+}
+
+/// `tls` offering HTTP/2 and HTTP/1.1 by ALPN (reqwest takes a preconfigured config as it is).
+pub fn with_alpn(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    tls
+}
+
 /// Why a request got no response, without the URL (a URL may carry a key in its query).
 #[derive(Debug)]
 pub struct SendError {
@@ -55,17 +74,15 @@ impl std::fmt::Display for SendError {
 
 impl UpstreamClient {
     /// `proxied` is used as it is for proxied URLs, so it carries the same defaults (identity
-    /// encoding, no redirects, the shim's user agent).
-    pub fn new(proxied: reqwest::Client) -> Self {
+    /// encoding, no redirects, the shim's user agent); `tls` is the one [`tls_config`] both use.
+    pub fn new(proxied: reqwest::Client, tls: rustls::ClientConfig) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(30)));
         http.set_keepalive(Some(Duration::from_secs(60)));
         http.set_nodelay(true);
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(provider)
-            .expect("the platform's certificate verifier initialises")
+            .with_tls_config(tls)
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
@@ -138,8 +155,9 @@ impl UpstreamClient {
     }
 }
 
-/// An error's sources on one line, skipping the outermost message (reqwest's names the URL).
-fn sources(e: &dyn std::error::Error) -> String {
+/// An error's sources on one line, skipping the outermost message (reqwest's names the URL);
+/// `"request failed"` when it has none.
+pub(super) fn sources(e: &dyn std::error::Error) -> String {
     let mut parts = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {

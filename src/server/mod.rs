@@ -205,7 +205,9 @@ impl Drop for InFlightGuard {
 
 impl AppState {
     pub fn new(settings: Settings, options: ServerOptions) -> Self {
+        let tls = client::tls_config();
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(client::with_alpn(tls.clone()))
             .connect_timeout(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(60))
@@ -231,7 +233,7 @@ impl AppState {
         AppState {
             settings: std::sync::RwLock::new(Arc::new(settings)),
             settings_error: std::sync::RwLock::new(None),
-            upstream: client::UpstreamClient::new(client.clone()),
+            upstream: client::UpstreamClient::new(client.clone(), tls),
             logins: crate::chatgpt::refresh::Logins::new(
                 options.codex_home.clone(),
                 options.chatgpt_token_url.clone(),

@@ -231,28 +231,6 @@ fn transport_failure(e: &SendError, who: &str) -> Failure {
     }
 }
 
-/// An error and its sources on one line, without the request URL.
-struct ErrorChain<'a>(&'a reqwest::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut source = std::error::Error::source(self.0);
-        let mut parts = Vec::new();
-        while let Some(s) = source {
-            parts.push(s.to_string());
-            source = s.source();
-        }
-        if parts.is_empty() {
-            parts.push(if self.0.is_timeout() {
-                "timed out".into()
-            } else {
-                "request failed".into()
-            });
-        }
-        write!(f, "{}", parts.join(": "))
-    }
-}
-
 /// Pumps the upstream into the reply channel until a terminal event or the client leaves.
 pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
     let Begin {
@@ -337,7 +315,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
         };
         let events = match result {
             Ok(Ok(text)) => decoder.complete_json(&text),
-            Ok(Err(e)) => decoder.transport_error(&ErrorChain(&e).to_string()),
+            Ok(Err(e)) => decoder.transport_error(&super::client::sources(&e)),
             Err(_) => decoder.transport_error("timed out reading the reply"),
         };
         log.first_byte.get_or_insert_with(|| log.started.elapsed());
@@ -358,7 +336,7 @@ pub(super) async fn run(state: Arc<AppState>, begin: Begin, tx: Sink) {
                 out.extend(decoder.event(ev.event.as_deref(), &ev.data));
             }
         }
-        Some(Err(e)) => out.extend(decoder.transport_error(&ErrorChain(&e).to_string())),
+        Some(Err(e)) => out.extend(decoder.transport_error(&super::client::sources(&e))),
         None => {
             for ev in parser.finish() {
                 out.extend(decoder.event(ev.event.as_deref(), &ev.data));

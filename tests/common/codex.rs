@@ -108,6 +108,39 @@ impl Sandbox {
             .kill_on_drop(true);
         cmd
     }
+
+    /// Runs `codex-shim serve` (the real binary) in the sandbox with no proxy settings but `env`,
+    /// and waits until it answers `/health`.
+    pub async fn serve(&self, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+        let mut cmd = self.shim(&self.path("models.json"), &["serve"]);
+        for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+            cmd.env_remove(v).env_remove(v.to_uppercase());
+        }
+        let mut child = cmd
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let up = crate::common::fake::client()
+                .get(format!("{base}/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return (child, base);
+            }
+            if std::time::Instant::now() > deadline {
+                child.start_kill().unwrap();
+                let out = child.wait_with_output().await.unwrap();
+                panic!("the shim did not come up: {}", show(&out));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl Drop for Sandbox {
